@@ -1,0 +1,1 @@
+"""HTTP: one router module per dialect, plus files, health and admin."""

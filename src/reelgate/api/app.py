@@ -1,0 +1,48 @@
+"""The ASGI application: middleware, error rendering and every router."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+from starlette.responses import Response
+from starlette.types import Scope
+
+from reelgate import __version__
+from reelgate.api import cometapi, files, health
+from reelgate.api.auth import Authenticator
+from reelgate.api.errors import Renderers, install
+from reelgate.api.middleware.body_limit import BodyLimitMiddleware
+from reelgate.api.middleware.request_id import RequestIdMiddleware
+from reelgate.errors import ApiError, ErrorKind
+from reelgate.runtime import Runtime
+from reelgate.settings import MAX_BODY_BYTES
+
+DESCRIPTION = """\
+Self-hosted video generation. Three wire dialects over one task store: CometAPI's Runway
+wrapper (`/runway/...`), Runway's official API and OpenAI's video API. Authenticate with
+`Authorization: Bearer <api key>`.
+"""
+
+
+def create_app(runtime: Runtime) -> FastAPI:
+    app = FastAPI(title="reelgate", version=__version__, description=DESCRIPTION)
+    authenticator = Authenticator(runtime.settings.static_api_keys(), runtime.store.keys)
+    app.state.runtime = runtime
+    app.state.authenticator = authenticator
+
+    renderers = Renderers()
+    renderers.add(cometapi.PREFIX, cometapi.CometApiRenderer())
+    install(app, renderers, authenticator.check)
+
+    app.include_router(health.build_router(runtime))
+    app.include_router(files.build_router(runtime))
+    app.include_router(cometapi.build_router(runtime))
+
+    def too_large(scope: Scope) -> Response:
+        return renderers.render_scope(
+            scope,
+            ApiError(ErrorKind.REQUEST_TOO_LARGE, f"the body exceeds {MAX_BODY_BYTES} bytes"),
+        )
+
+    app.add_middleware(BodyLimitMiddleware, max_bytes=MAX_BODY_BYTES, too_large=too_large)
+    app.add_middleware(RequestIdMiddleware)
+    return app

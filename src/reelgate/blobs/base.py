@@ -1,0 +1,29 @@
+"""The `BlobStore` seam. Keys are relative, slash-separated paths such as
+`tasks/<task id>/<attempt>/video.mp4`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Protocol
+
+
+class BlobStore(Protocol):
+    def put_file(self, key: str, source: Path, content_type: str) -> None:
+        """Store `source` under `key`, replacing what was there."""
+
+    def local_path(self, key: str) -> Path | None:
+        """A readable path for `key` when the store is local and the blob exists, else None."""
+
+    def delete_prefix(self, prefix: str) -> int:
+        """Delete every blob under `prefix`; returns how many were deleted."""
+
+    def ping(self) -> None:
+        """Raise when the store cannot be written."""
+
+
+def validate_key(key: str) -> str:
+    """Refuse keys that could escape the store's root."""
+    parts = key.split("/")
+    if not key or key.startswith("/") or any(p in ("", ".", "..") for p in parts):
+        raise ValueError(f"invalid blob key {key!r}")
+    return key

@@ -1,0 +1,107 @@
+"""The `reelgate` command line.
+
+    reelgate serve [--host H] [--port P]     API + workers + notifier (the embedded default)
+    reelgate migrate                         apply database migrations
+    reelgate keys create [--name N] | list | revoke KEY_ID
+    reelgate webhook-secret                  print the callback signing secret
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Sequence
+from datetime import UTC, datetime
+
+from pydantic import ValidationError
+
+from reelgate import __version__
+from reelgate.runtime import webhook_secret
+from reelgate.settings import Settings, SettingsError
+from reelgate.store import db
+from reelgate.store.store import Store
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="reelgate", description="Self-hosted video generation")
+    parser.add_argument("--version", action="version", version=f"reelgate {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    serve = sub.add_parser("serve", help="run the API, workers and notifier in one process")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--log-level", default="info")
+
+    sub.add_parser("migrate", help="apply database migrations")
+
+    keys = sub.add_parser("keys", help="manage API keys")
+    keys_sub = keys.add_subparsers(dest="keys_command", required=True)
+    create = keys_sub.add_parser("create", help="make a key and print it once")
+    create.add_argument("--name", default="")
+    keys_sub.add_parser("list", help="list keys (never the keys themselves)")
+    revoke = keys_sub.add_parser("revoke", help="revoke a key by id")
+    revoke.add_argument("key_id")
+
+    sub.add_parser("webhook-secret", help="print the whsec_ secret callbacks are signed with")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    try:
+        settings = Settings()
+        settings.validate_for_start()
+    except (ValidationError, SettingsError) as exc:
+        print(f"reelgate: invalid settings: {exc}", file=sys.stderr)
+        return 2
+    try:
+        return _run(args, settings)
+    except db.SchemaBehindError as exc:
+        print(f"reelgate: {exc}", file=sys.stderr)
+        return 2
+
+
+def _run(args: argparse.Namespace, settings: Settings) -> int:
+    if args.command == "serve":
+        from reelgate.server import serve
+
+        serve(settings, args.host, args.port, args.log_level)
+        return 0
+    if args.command == "webhook-secret":
+        print(webhook_secret(settings))
+        return 0
+    store = Store.open(settings.resolved_database_url)
+    try:
+        if args.command == "migrate":
+            db.upgrade(store.engine)
+            print("database is up to date")
+            return 0
+        db.upgrade(store.engine) if store.engine.dialect.name == "sqlite" else db.check_current(
+            store.engine
+        )
+        return _keys(args, store)
+    finally:
+        store.close()
+
+
+def _keys(args: argparse.Namespace, store: Store) -> int:
+    if args.keys_command == "create":
+        record, key = store.keys.create(args.name)
+        print(f"{record.id}\t{key}")
+        print("The key is shown this once only; store it now.", file=sys.stderr)
+        return 0
+    if args.keys_command == "list":
+        for item in store.keys.list():
+            state = "revoked" if item.revoked_at else "active"
+            created = datetime.fromtimestamp(item.created_at, UTC).isoformat(timespec="seconds")
+            print(f"{item.id}\t{item.prefix}…\t{state}\t{created}\t{item.name}")
+        return 0
+    if store.keys.revoke(args.key_id):
+        print(f"revoked {args.key_id}")
+        return 0
+    print(f"reelgate: no active key {args.key_id}", file=sys.stderr)
+    return 1

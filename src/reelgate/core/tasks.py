@@ -1,0 +1,147 @@
+"""Tasks and what they ask an engine to make."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+FPS = 24  # every output is retimed to 24 frames per second (CONTRACT.md 4.1)
+
+
+class TaskStatus(StrEnum):
+    QUEUED = "queued"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+    @property
+    def terminal(self) -> bool:
+        return self in (TaskStatus.SUCCEEDED, TaskStatus.FAILED, TaskStatus.CANCELLED)
+
+
+class Action(StrEnum):
+    TEXT_TO_VIDEO = "TEXT_TO_VIDEO"
+    IMAGE_TO_VIDEO = "IMAGE_TO_VIDEO"
+
+
+class Dialect(StrEnum):
+    COMETAPI = "cometapi"
+    RUNWAY = "runway"
+    OPENAI = "openai"
+
+
+class FailureCode(StrEnum):
+    INTERNAL = "INTERNAL"
+    ASSET_INVALID = "ASSET.INVALID"
+    INPUT_INVALID = "INPUT.INVALID"
+    CANCELLED = "CANCELLED"
+
+
+@dataclass(frozen=True, slots=True)
+class MotionVector:
+    """Camera speeds in [-10, 10] (CONTRACT.md 4.2); 0 is still."""
+
+    x: float = 0.0
+    y: float = 0.0
+    z: float = 0.0
+    r: float = 0.0
+    bg_x_pan: float = 0.0
+    bg_y_pan: float = 0.0
+
+    @property
+    def still(self) -> bool:
+        return not any(dataclasses.astuple(self))
+
+
+@dataclass(frozen=True, slots=True)
+class ImageInput:
+    """A reference image: `position` is `first` or `last` frame of the clip."""
+
+    url: str
+    position: str = "first"
+
+
+@dataclass(frozen=True, slots=True)
+class GenerationSpec:
+    """Everything an engine needs to make one clip, in the contract's units."""
+
+    prompt: str
+    model: str
+    width: int
+    height: int
+    seconds: int
+    seed: int
+    style: str = "none"
+    motion: MotionVector = field(default_factory=MotionVector)
+    image: ImageInput | None = None
+    fps: int = FPS
+
+    @property
+    def frames(self) -> int:
+        return self.seconds * self.fps
+
+    def to_json(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> GenerationSpec:
+        values = dict(data)
+        values["motion"] = MotionVector(**values.get("motion") or {})
+        image = values.get("image")
+        values["image"] = ImageInput(**image) if image else None
+        return cls(**values)
+
+
+@dataclass(frozen=True, slots=True)
+class Outputs:
+    """Blob keys of a finished task's files."""
+
+    video_key: str
+    poster_key: str
+
+
+@dataclass(frozen=True, slots=True)
+class Task:
+    """A task as the service sees it. Lease internals never leave the store."""
+
+    id: str
+    owner_id: str
+    dialect: Dialect
+    action: Action
+    status: TaskStatus
+    spec: GenerationSpec
+    progress: float
+    created_at: float
+    started_at: float | None
+    finished_at: float | None
+    attempt: int
+    callback_url: str | None
+    runway_version: str
+    failure: str | None = None
+    failure_code: str | None = None
+    outputs: Outputs | None = None
+    cancel_requested: bool = False
+
+    @property
+    def percent(self) -> int:
+        """Integer percent, 0..100; 100 only once the task has succeeded."""
+        if self.status is TaskStatus.SUCCEEDED:
+            return 100
+        return min(99, int(self.progress * 100))
+
+
+@dataclass(frozen=True, slots=True)
+class NewTask:
+    """What the service asks the store to insert."""
+
+    id: str
+    owner_id: str
+    dialect: Dialect
+    action: Action
+    spec: GenerationSpec
+    callback_url: str | None
+    runway_version: str
+    created_at: float

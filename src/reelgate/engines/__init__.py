@@ -1,0 +1,1 @@
+"""Engines turn a `GenerationSpec` into frames; only this package knows about models."""

@@ -1,0 +1,40 @@
+"""The seam between workers and engines.
+
+An engine yields exactly `spec.frames` RGB frames of `spec.height x spec.width` (uint8, shape
+`(height, width, 3)`), in order. It may call `ctx.report(fraction)` as it goes (a diffusion model
+reports per denoising step); the worker also reports once per frame it receives. `ctx.report`
+raises `TaskInterrupted` when the task was cancelled or the worker lost its lease, which unwinds
+the engine between two steps: engines must not swallow it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Protocol
+
+import numpy as np
+import numpy.typing as npt
+
+from reelgate.core.tasks import GenerationSpec
+
+Frame = npt.NDArray[np.uint8]
+
+
+class TaskInterrupted(Exception):
+    """The task must stop now: it was cancelled, or this worker no longer holds its lease."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class EngineContext(Protocol):
+    def report(self, fraction: float) -> None:
+        """Record progress in [0, 1] of the engine's own work; raise TaskInterrupted to stop."""
+
+
+class Engine(Protocol):
+    name: str
+
+    def generate(self, spec: GenerationSpec, ctx: EngineContext) -> Iterator[Frame]:
+        """Yield the clip's frames; see the module docstring for the rules."""

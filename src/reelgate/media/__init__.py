@@ -1,0 +1,8 @@
+"""Codecs and containers: frames to MP4 and JPEG, and files back to frames. Nothing else knows
+about codecs."""
+
+from reelgate.media.encode import EncodeError, Mp4Writer
+from reelgate.media.poster import jpeg_bytes
+from reelgate.media.probe import VideoInfo, decode_frames, probe
+
+__all__ = ["EncodeError", "Mp4Writer", "VideoInfo", "decode_frames", "jpeg_bytes", "probe"]

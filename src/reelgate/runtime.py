@@ -1,0 +1,102 @@
+"""Everything a process needs, built once from `Settings`: store, blobs, links, service, auth."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from reelgate.blobs.base import BlobStore
+from reelgate.blobs.links import LinkSigner
+from reelgate.blobs.local import LocalBlobStore
+from reelgate.core.service import TaskService
+from reelgate.engines.registry import ModelRegistry
+from reelgate.notifier.signing import generate_secret
+from reelgate.outbound import OutboundPolicy
+from reelgate.settings import Settings
+from reelgate.store.store import Store
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    store: Store
+    blobs: BlobStore
+    links: LinkSigner
+    registry: ModelRegistry
+    service: TaskService
+    policy: OutboundPolicy
+    webhook_secret: str
+
+    @classmethod
+    def build(
+        cls,
+        settings: Settings,
+        *,
+        public_url: str,
+        on_created: Callable[[], None] = lambda: None,
+    ) -> Runtime:
+        settings.validate_for_start()
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        store = Store.open(settings.resolved_database_url)
+        blobs = open_blobs(settings.resolved_storage_url)
+        link_secret = settings.link_secret or _secret_file(
+            settings.data_dir / "link_secret", lambda: secrets.token_hex(32)
+        )
+        links = LinkSigner(
+            link_secret.encode(),
+            settings.public_url or public_url,
+            settings.link_ttl_seconds,
+        )
+        registry = ModelRegistry.default()
+        return cls(
+            settings=settings,
+            store=store,
+            blobs=blobs,
+            links=links,
+            registry=registry,
+            service=TaskService(
+                store,
+                registry,
+                on_created,
+                max_active_per_owner=settings.max_active_tasks_per_key,
+            ),
+            policy=OutboundPolicy.from_settings(settings),
+            webhook_secret=settings.webhook_secret or webhook_secret(settings),
+        )
+
+
+def open_blobs(url: str) -> BlobStore:
+    if url.startswith("file://"):
+        return LocalBlobStore.from_url(url)
+    raise ValueError(f"REELGATE_STORAGE_URL: unsupported storage URL {url!r} (use file://…)")
+
+
+def webhook_secret(settings: Settings) -> str:
+    """The `whsec_…` secret: from the environment, else generated once and kept in the data dir."""
+    if settings.webhook_secret:
+        return settings.webhook_secret
+    return _secret_file(settings.data_dir / "webhook_secret", generate_secret)
+
+
+def _secret_file(path: Path, make: Callable[[], str]) -> str:
+    """Read a secret kept in the data dir, creating it (mode 0600) on first use."""
+    try:
+        return path.read_text().strip()
+    except FileNotFoundError:
+        pass
+    path.parent.mkdir(parents=True, exist_ok=True)
+    value = make()
+    tmp = path.with_suffix(".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(value + "\n")
+    try:
+        os.link(tmp, path)  # first writer wins if two processes start at once
+    except FileExistsError:
+        pass
+    finally:
+        tmp.unlink(missing_ok=True)
+    return path.read_text().strip()

@@ -1,0 +1,105 @@
+"""Process settings, read from `REELGATE_*` environment variables.
+
+Every setting has a working default for one machine; `Settings.validate_for_start` is called by
+every long-running command before it does anything, so a bad combination fails at start-up with a
+message that names the setting rather than minutes later inside a worker.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+SUPPORTED_RUNWAY_VERSIONS = ("2024-11-06",)
+DEFAULT_RUNWAY_VERSION = "2024-11-06"
+MAX_BODY_BYTES = 1024 * 1024
+
+
+class SettingsError(ValueError):
+    """A setting, or a combination of settings, that the server cannot start with."""
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="REELGATE_", extra="ignore")
+
+    data_dir: Path = Path("./reelgate-data")
+    database_url: str | None = None
+    storage_url: str | None = None
+    public_url: str | None = None
+    api_keys: str = ""
+    webhook_secret: str | None = None
+    link_secret: str | None = None
+    link_ttl_seconds: int = Field(default=24 * 3600, ge=60)
+    workers: int = Field(default=1, ge=0, le=64)
+    models_file: Path | None = None
+    outbound_allow: str = ""
+    # Quota: queued + running tasks one key may hold; more creates get 429 rate_limited.
+    max_active_tasks_per_key: int = Field(default=100, ge=1)
+
+    # Leases: a worker that stops heart-beating loses its task after `lease_seconds`; the task is
+    # then claimed again (attempt + 1) until `max_attempts` claims have been made.
+    lease_seconds: float = Field(default=30.0, gt=0)
+    heartbeat_seconds: float = Field(default=5.0, gt=0)
+    max_attempts: int = Field(default=3, ge=1, le=100)
+    poll_seconds: float = Field(default=0.5, gt=0, le=60)
+    reap_seconds: float = Field(default=5.0, gt=0)
+
+    webhook_timeout_seconds: float = Field(default=15.0, gt=0, le=60)
+    notifier_poll_seconds: float = Field(default=1.0, gt=0, le=60)
+
+    def validate_for_start(self) -> None:
+        """Reject combinations that would misbehave at run time."""
+        if self.lease_seconds < 3 * self.heartbeat_seconds:
+            raise SettingsError(
+                "REELGATE_LEASE_SECONDS must be at least 3 x REELGATE_HEARTBEAT_SECONDS "
+                f"(got lease {self.lease_seconds:g}s, heartbeat {self.heartbeat_seconds:g}s): "
+                "a lease shorter than three heartbeats expires on a single slow beat"
+            )
+        self.outbound_allow_rules()  # raises on a malformed entry
+
+    @property
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'reelgate.db').resolve()}"
+
+    @property
+    def resolved_storage_url(self) -> str:
+        if self.storage_url:
+            return self.storage_url
+        return f"file://{(self.data_dir / 'blobs').resolve()}"
+
+    def static_api_keys(self) -> list[str]:
+        return [k.strip() for k in self.api_keys.split(",") if k.strip()]
+
+    def outbound_allow_rules(
+        self,
+    ) -> tuple[frozenset[str], tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]]:
+        """Host names and CIDR blocks exempted from the outbound address rule."""
+        hosts: set[str] = set()
+        nets: list[ipaddress.IPv4Network | ipaddress.IPv6Network] = []
+        for raw in self.outbound_allow.split(","):
+            item = raw.strip()
+            if not item:
+                continue
+            if "/" in item or _looks_like_ip(item):
+                try:
+                    nets.append(ipaddress.ip_network(item, strict=False))
+                except ValueError as exc:
+                    raise SettingsError(
+                        f"REELGATE_OUTBOUND_ALLOW: {item!r} is not a valid CIDR block"
+                    ) from exc
+            else:
+                hosts.add(item.lower().rstrip("."))
+        return frozenset(hosts), tuple(nets)
+
+
+def _looks_like_ip(text: str) -> bool:
+    try:
+        ipaddress.ip_address(text.strip("[]"))
+    except ValueError:
+        return False
+    return True

@@ -1,0 +1,1 @@
+"""The task store: the only package with SQL. The tasks table is the queue."""

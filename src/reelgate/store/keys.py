@@ -1,0 +1,93 @@
+"""API keys made with `reelgate keys create`: only a SHA-256 hash and a display prefix are kept.
+
+A key is 32 random bytes, so a fast hash is enough: there is nothing to brute-force that a slow
+hash would protect. Lookup is by hash (an indexed equality), and the caller still compares
+digests in constant time.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import time
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+
+from reelgate.store import db
+from reelgate.store.schema import api_keys
+
+KEY_PREFIX = "rg_"
+
+
+@dataclass(frozen=True, slots=True)
+class ApiKey:
+    id: str
+    name: str
+    prefix: str
+    key_hash: str
+    created_at: float
+    revoked_at: float | None
+
+
+def hash_key(key: str) -> str:
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+def generate_key() -> str:
+    return KEY_PREFIX + secrets.token_urlsafe(32)
+
+
+class KeyRepo:
+    def __init__(self, engine: sa.Engine) -> None:
+        self._engine = engine
+
+    def create(self, name: str) -> tuple[ApiKey, str]:
+        """Store a new key; returns the record and the key itself, which is never stored."""
+        key = generate_key()
+        record = ApiKey(
+            id="key_" + secrets.token_hex(8),
+            name=name,
+            prefix=key[:10],
+            key_hash=hash_key(key),
+            created_at=time.time(),
+            revoked_at=None,
+        )
+        with self._engine.begin() as conn:
+            conn.execute(
+                api_keys.insert().values(
+                    id=record.id,
+                    name=record.name,
+                    prefix=record.prefix,
+                    key_hash=record.key_hash,
+                    created_at=record.created_at,
+                )
+            )
+        return record, key
+
+    def list(self) -> list[ApiKey]:
+        with db.read(self._engine) as conn:
+            rows = conn.execute(sa.select(api_keys).order_by(api_keys.c.created_at)).mappings()
+            return [ApiKey(**row) for row in rows]
+
+    def find_active(self, key_hash: str) -> ApiKey | None:
+        query = sa.select(api_keys).where(
+            (api_keys.c.key_hash == key_hash) & api_keys.c.revoked_at.is_(None)
+        )
+        with db.read(self._engine) as conn:
+            row = conn.execute(query).mappings().first()
+        return ApiKey(**row) if row else None
+
+    def revoke(self, key_id: str) -> bool:
+        with self._engine.begin() as conn:
+            result = conn.execute(
+                api_keys.update()
+                .where((api_keys.c.id == key_id) & api_keys.c.revoked_at.is_(None))
+                .values(revoked_at=time.time())
+            )
+        return result.rowcount == 1
+
+    def count_active(self) -> int:
+        query = sa.select(sa.func.count()).where(api_keys.c.revoked_at.is_(None))
+        with db.read(self._engine) as conn:
+            return int(conn.execute(query).scalar_one())

@@ -1,0 +1,142 @@
+"""The webhook outbox: events written with terminal transitions, drained by the notifier.
+
+A notifier locks a due event for `lock_seconds` before sending it, so several notifier processes
+can share one outbox; a notifier that dies mid-send only delays the event until its lock lapses.
+Every attempt is appended to `webhook_attempts`.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from enum import StrEnum
+
+import sqlalchemy as sa
+
+from reelgate.store import db
+from reelgate.store.schema import webhook_attempts, webhook_events
+
+
+class EventState(StrEnum):
+    PENDING = "pending"
+    DELIVERED = "delivered"
+    FAILED = "failed"
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxEvent:
+    id: str
+    task_id: str
+    url: str
+    event_type: str
+    state: EventState
+    attempts: int
+    next_attempt_at: float | None
+    created_at: float
+
+
+@dataclass(frozen=True, slots=True)
+class AttemptRecord:
+    attempt: int
+    started_at: float
+    status_code: int | None
+    latency_ms: float
+    error: str | None
+
+
+class OutboxRepo:
+    def __init__(self, engine: sa.Engine) -> None:
+        self._engine = engine
+
+    def claim_due(self, limit: int, lock_seconds: float) -> list[OutboxEvent]:
+        """Lock up to `limit` due events for this notifier and return them."""
+        now = time.time()
+        due = (
+            sa.select(webhook_events.c.id)
+            .where(
+                (webhook_events.c.state == EventState.PENDING.value)
+                & (webhook_events.c.next_attempt_at <= now)
+                & (webhook_events.c.locked_until.is_(None) | (webhook_events.c.locked_until < now))
+            )
+            .order_by(webhook_events.c.next_attempt_at)
+            .limit(limit)
+        )
+        if self._engine.dialect.name == "postgresql":
+            due = due.with_for_update(skip_locked=True)
+        stmt = (
+            webhook_events.update()
+            .where(webhook_events.c.id.in_(due.scalar_subquery()))
+            .values(locked_until=now + lock_seconds)
+            .returning(*webhook_events.c)
+        )
+        with self._engine.begin() as conn:
+            rows = conn.execute(stmt).mappings().all()
+        return [_to_event(row) for row in rows]
+
+    def record(
+        self, event_id: str, attempt: AttemptRecord, state: EventState, next_at: float | None
+    ) -> None:
+        """Log an attempt and move the event on: delivered, failed for good, or due at next_at."""
+        with self._engine.begin() as conn:
+            conn.execute(
+                webhook_attempts.insert().values(
+                    event_id=event_id,
+                    attempt=attempt.attempt,
+                    started_at=attempt.started_at,
+                    status_code=attempt.status_code,
+                    latency_ms=attempt.latency_ms,
+                    error=attempt.error,
+                )
+            )
+            conn.execute(
+                webhook_events.update()
+                .where(webhook_events.c.id == event_id)
+                .values(
+                    attempts=attempt.attempt,
+                    state=state.value,
+                    next_attempt_at=next_at,
+                    locked_until=None,
+                    last_status=attempt.status_code,
+                    finished_at=None if state is EventState.PENDING else time.time(),
+                )
+            )
+
+    def events_for_task(self, task_id: str) -> list[OutboxEvent]:
+        query = (
+            sa.select(webhook_events)
+            .where(webhook_events.c.task_id == task_id)
+            .order_by(webhook_events.c.created_at)
+        )
+        with db.read(self._engine) as conn:
+            return [_to_event(row) for row in conn.execute(query).mappings()]
+
+    def attempts(self, event_id: str) -> list[AttemptRecord]:
+        query = (
+            sa.select(webhook_attempts)
+            .where(webhook_attempts.c.event_id == event_id)
+            .order_by(webhook_attempts.c.attempt)
+        )
+        with db.read(self._engine) as conn:
+            return [
+                AttemptRecord(
+                    attempt=row["attempt"],
+                    started_at=row["started_at"],
+                    status_code=row["status_code"],
+                    latency_ms=row["latency_ms"],
+                    error=row["error"],
+                )
+                for row in conn.execute(query).mappings()
+            ]
+
+
+def _to_event(row: sa.RowMapping) -> OutboxEvent:
+    return OutboxEvent(
+        id=row["id"],
+        task_id=row["task_id"],
+        url=row["url"],
+        event_type=row["event_type"],
+        state=EventState(row["state"]),
+        attempts=row["attempts"],
+        next_attempt_at=row["next_attempt_at"],
+        created_at=row["created_at"],
+    )

@@ -1,0 +1,85 @@
+"""Table definitions. Migrations in `migrations/versions` create exactly these.
+
+Times are unix seconds as floats: one representation on SQLite and PostgreSQL, cheap to compare
+in the claim and reaper statements, and free of time-zone handling.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+metadata = sa.MetaData()
+
+tasks = sa.Table(
+    "tasks",
+    metadata,
+    sa.Column("id", sa.String(36), primary_key=True),
+    sa.Column("owner_id", sa.String(64), nullable=False),
+    sa.Column("dialect", sa.String(16), nullable=False),
+    sa.Column("action", sa.String(16), nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("model", sa.String(64), nullable=False),
+    sa.Column("spec", sa.JSON, nullable=False),
+    sa.Column("progress", sa.Float, nullable=False, server_default="0"),
+    sa.Column("created_at", sa.Float, nullable=False),
+    sa.Column("started_at", sa.Float),
+    sa.Column("finished_at", sa.Float),
+    sa.Column("callback_url", sa.Text),
+    sa.Column("runway_version", sa.String(16), nullable=False),
+    # Lease: `lease_token` grows by one at every claim; every write a worker makes names the token
+    # it was given, so a worker that stalled past its lease cannot touch a newer attempt.
+    sa.Column("attempt", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("lease_token", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("worker_id", sa.String(64)),
+    sa.Column("lease_until", sa.Float),
+    sa.Column("cancel_requested", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("failure", sa.Text),
+    sa.Column("failure_code", sa.String(64)),
+    sa.Column("video_key", sa.Text),
+    sa.Column("poster_key", sa.Text),
+)
+sa.Index("ix_tasks_queue", tasks.c.status, tasks.c.created_at)
+sa.Index("ix_tasks_owner", tasks.c.owner_id, tasks.c.created_at)
+sa.Index("ix_tasks_lease", tasks.c.status, tasks.c.lease_until)
+
+api_keys = sa.Table(
+    "api_keys",
+    metadata,
+    sa.Column("id", sa.String(32), primary_key=True),
+    sa.Column("name", sa.String(100), nullable=False),
+    sa.Column("prefix", sa.String(16), nullable=False),
+    sa.Column("key_hash", sa.String(64), nullable=False, unique=True),
+    sa.Column("created_at", sa.Float, nullable=False),
+    sa.Column("revoked_at", sa.Float),
+)
+
+webhook_events = sa.Table(
+    "webhook_events",
+    metadata,
+    sa.Column("id", sa.String(40), primary_key=True),  # the Standard Webhooks `webhook-id`
+    sa.Column("task_id", sa.String(36), nullable=False),
+    sa.Column("url", sa.Text, nullable=False),
+    sa.Column("event_type", sa.String(32), nullable=False),
+    sa.Column("state", sa.String(16), nullable=False),
+    sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("next_attempt_at", sa.Float),
+    sa.Column("locked_until", sa.Float),
+    sa.Column("created_at", sa.Float, nullable=False),
+    sa.Column("finished_at", sa.Float),
+    sa.Column("last_status", sa.Integer),
+)
+sa.Index("ix_webhook_events_due", webhook_events.c.state, webhook_events.c.next_attempt_at)
+sa.Index("ix_webhook_events_task", webhook_events.c.task_id)
+
+webhook_attempts = sa.Table(
+    "webhook_attempts",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("event_id", sa.String(40), nullable=False),
+    sa.Column("attempt", sa.Integer, nullable=False),
+    sa.Column("started_at", sa.Float, nullable=False),
+    sa.Column("status_code", sa.Integer),
+    sa.Column("latency_ms", sa.Float, nullable=False),
+    sa.Column("error", sa.Text),
+)
+sa.Index("ix_webhook_attempts_event", webhook_attempts.c.event_id)

@@ -1,0 +1,29 @@
+"""`Store`: one database, three repositories."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+from reelgate.store import db
+from reelgate.store.keys import KeyRepo
+from reelgate.store.outbox import OutboxRepo
+from reelgate.store.tasks import TaskRepo
+
+
+class Store:
+    def __init__(self, engine: sa.Engine) -> None:
+        self.engine = engine
+        self.tasks = TaskRepo(engine)
+        self.keys = KeyRepo(engine)
+        self.outbox = OutboxRepo(engine)
+
+    @classmethod
+    def open(cls, url: str) -> Store:
+        return cls(db.create_engine(url))
+
+    def ping(self) -> None:
+        with db.read(self.engine) as conn:
+            conn.execute(sa.text("SELECT 1"))
+
+    def close(self) -> None:
+        self.engine.dispose()

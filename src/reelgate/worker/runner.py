@@ -1,0 +1,160 @@
+"""One worker: claim, render, encode, publish, finish — fenced by its lease at every write."""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from reelgate.blobs.base import BlobStore
+from reelgate.core.tasks import FailureCode, Outputs
+from reelgate.engines.base import TaskInterrupted
+from reelgate.engines.registry import ModelRegistry
+from reelgate.media.encode import Mp4Writer
+from reelgate.media.poster import jpeg_bytes
+from reelgate.store.tasks import Claim, TaskRepo
+from reelgate.worker.lease import LeaseKeeper
+
+log = logging.getLogger(__name__)
+
+PROGRESS_WRITE_SECONDS = 0.5  # at most two progress writes a second per task
+RENDER_SHARE = 0.95  # the frames are 95% of the work; encoding tail and upload the rest
+
+CANCELLED = "cancelled"
+LEASE_LOST = "lease lost"
+SHUTDOWN = "shutting down"
+
+
+@dataclass(frozen=True, slots=True)
+class WorkerConfig:
+    lease_seconds: float
+    heartbeat_seconds: float
+    poll_seconds: float
+    work_dir: Path
+
+
+class _Context:
+    """The EngineContext handed to an engine for one claim."""
+
+    def __init__(
+        self, tasks: TaskRepo, claim: Claim, lease: LeaseKeeper, abort: threading.Event
+    ) -> None:
+        self._tasks = tasks
+        self._claim = claim
+        self._lease = lease
+        self._abort = abort
+        self._last_write = 0.0
+
+    def check(self) -> None:
+        if self._lease.cancel_requested.is_set():
+            raise TaskInterrupted(CANCELLED)
+        if self._lease.lost.is_set():
+            raise TaskInterrupted(LEASE_LOST)
+        if self._abort.is_set():
+            raise TaskInterrupted(SHUTDOWN)
+
+    def report(self, fraction: float) -> None:
+        self.check()
+        now = time.monotonic()
+        if now - self._last_write < PROGRESS_WRITE_SECONDS:
+            return
+        self._last_write = now
+        if not self._tasks.report_progress(self._claim, fraction):
+            self._lease.lost.set()
+            raise TaskInterrupted(LEASE_LOST)
+
+
+class Worker:
+    def __init__(
+        self,
+        worker_id: str,
+        tasks: TaskRepo,
+        blobs: BlobStore,
+        registry: ModelRegistry,
+        config: WorkerConfig,
+        *,
+        wake: threading.Event,
+        abort: threading.Event,
+    ) -> None:
+        self.worker_id = worker_id
+        self._tasks = tasks
+        self._blobs = blobs
+        self._registry = registry
+        self._config = config
+        self._wake = wake
+        self._abort = abort
+
+    def run(self, stop: threading.Event) -> None:
+        """Claim and process tasks until `stop` is set."""
+        while not stop.is_set():
+            try:
+                worked = self.run_once()
+            except Exception:
+                log.exception("worker %s: unexpected error; backing off", self.worker_id)
+                worked = False
+            if not worked:
+                self._wake.wait(self._config.poll_seconds)
+                self._wake.clear()
+
+    def run_once(self) -> bool:
+        claim = self._tasks.claim(
+            self.worker_id, self._config.lease_seconds, self._registry.names
+        )
+        if claim is None:
+            return False
+        self.process(claim)
+        return True
+
+    def process(self, claim: Claim) -> None:
+        task = claim.task
+        attempt_dir = self._config.work_dir / task.id / str(task.attempt)
+        prefix = f"tasks/{task.id}/{task.attempt}/"
+        lease = LeaseKeeper(
+            self._tasks, claim, self._config.heartbeat_seconds, self._config.lease_seconds
+        )
+        try:
+            with lease:
+                ctx = _Context(self._tasks, claim, lease, self._abort)
+                outputs = self._render(claim, ctx, attempt_dir, prefix)
+                ctx.check()
+                if not self._tasks.succeed(claim, outputs):
+                    raise TaskInterrupted(LEASE_LOST)
+        except TaskInterrupted as stop:
+            self._blobs.delete_prefix(prefix)
+            if stop.reason == CANCELLED:
+                self._tasks.cancelled(claim)
+            elif stop.reason == SHUTDOWN:
+                self._tasks.release(claim)
+            log.info("task %s attempt %d stopped: %s", task.id, task.attempt, stop.reason)
+        except Exception as exc:
+            log.exception("task %s attempt %d failed", task.id, task.attempt)
+            self._blobs.delete_prefix(prefix)
+            self._tasks.fail(claim, f"{type(exc).__name__}: {exc}", FailureCode.INTERNAL)
+        finally:
+            shutil.rmtree(attempt_dir, ignore_errors=True)
+
+    def _render(self, claim: Claim, ctx: _Context, attempt_dir: Path, prefix: str) -> Outputs:
+        spec = claim.task.spec
+        engine = self._registry.engine(spec.model)
+        attempt_dir.mkdir(parents=True, exist_ok=True)
+        video = attempt_dir / "video.mp4"
+        poster = attempt_dir / "poster.jpg"
+        total = spec.frames
+        count = 0
+        with Mp4Writer(video, spec.width, spec.height, spec.fps) as writer:
+            for frame in engine.generate(spec, ctx):
+                writer.write(frame)
+                if count == total // 2:
+                    poster.write_bytes(jpeg_bytes(frame))
+                count += 1
+                ctx.report(RENDER_SHARE * count / total)
+        if count != total:
+            raise RuntimeError(f"engine {engine.name} produced {count} frames, expected {total}")
+        ctx.report(0.98)
+        outputs = Outputs(video_key=prefix + "video.mp4", poster_key=prefix + "poster.jpg")
+        self._blobs.put_file(outputs.video_key, video, "video/mp4")
+        self._blobs.put_file(outputs.poster_key, poster, "image/jpeg")
+        return outputs

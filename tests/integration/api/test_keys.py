@@ -1,0 +1,105 @@
+"""API keys: the key `serve` makes on first start, and `reelgate keys create|list|revoke`."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.support.server import ServerProcess
+
+
+def _cli(data_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {"REELGATE_DATA_DIR": str(data_dir), "PATH": "/usr/bin:/bin"}
+    return subprocess.run(
+        [sys.executable, "-m", "reelgate", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def _feed_status(server: ServerProcess, key: str) -> int:
+    with server.client(key) as client:
+        return client.post("/runway/feed", json={"task_id": "x"}).status_code
+
+
+def test_first_serve_makes_a_key_prints_it_once_and_stores_only_its_hash(
+    tmp_path: Path,
+) -> None:
+    server = ServerProcess(tmp_path, env={"REELGATE_API_KEYS": "", "REELGATE_WORKERS": "0"})
+    server.start()
+    try:
+        printed = re.findall(r"^\s+(rg_\S+)$", server.logs(), re.MULTILINE)
+        assert len(printed) == 1
+        key = printed[0]
+        assert _feed_status(server, key) == 400  # authenticated: the task is unknown
+        assert _feed_status(server, key + "x") == 401
+    finally:
+        server.stop()
+    database = (tmp_path / "reelgate.db").read_bytes()
+    assert key.encode() not in database
+    server.start()  # a second start makes no new key
+    try:
+        assert re.findall(r"^\s+(rg_\S+)$", server.logs(), re.MULTILINE) == [key]
+        assert _feed_status(server, key) == 400
+    finally:
+        server.stop()
+
+
+def test_keys_create_list_revoke(tmp_path: Path) -> None:
+    created = _cli(tmp_path, "keys", "create", "--name", "ci")
+    assert created.returncode == 0, created.stderr
+    key_id, key = created.stdout.split()
+    assert key_id.startswith("key_")
+    assert key.startswith("rg_")
+    assert "shown this once" in created.stderr
+
+    listed = _cli(tmp_path, "keys", "list")
+    assert key_id in listed.stdout
+    assert key not in listed.stdout
+    assert "active" in listed.stdout
+
+    server = ServerProcess(tmp_path, env={"REELGATE_API_KEYS": "", "REELGATE_WORKERS": "0"})
+    server.start()
+    try:
+        assert "rg_" not in server.logs()  # a key exists, so none is made
+        assert _feed_status(server, key) == 400
+        revoked = _cli(tmp_path, "keys", "revoke", key_id)
+        assert revoked.returncode == 0, revoked.stderr
+        with server.client(key) as client:
+            response = client.post("/runway/feed", json={"task_id": "x"})
+        assert response.status_code == 401
+        assert response.json()["code"] == "invalid_token"
+    finally:
+        server.stop()
+    assert "revoked" in _cli(tmp_path, "keys", "list").stdout
+    assert _cli(tmp_path, "keys", "revoke", key_id).returncode == 1
+
+
+def test_webhook_secret_is_stable_and_standard(tmp_path: Path) -> None:
+    first = _cli(tmp_path, "webhook-secret").stdout.strip()
+    assert first.startswith("whsec_")
+    assert _cli(tmp_path, "webhook-secret").stdout.strip() == first
+
+
+def test_bad_settings_fail_at_start_with_a_clear_message(tmp_path: Path) -> None:
+    env = {
+        "REELGATE_DATA_DIR": str(tmp_path),
+        "REELGATE_LEASE_SECONDS": "5",
+        "REELGATE_HEARTBEAT_SECONDS": "5",
+        "PATH": "/usr/bin:/bin",
+    }
+    result = subprocess.run(
+        [sys.executable, "-m", "reelgate", "serve", "--port", "1"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 2
+    assert "REELGATE_LEASE_SECONDS must be at least 3 x REELGATE_HEARTBEAT_SECONDS" in result.stderr

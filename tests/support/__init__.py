@@ -1,0 +1,1 @@
+"""Real components for tests: a `reelgate serve` subprocess and a webhook receiver."""
