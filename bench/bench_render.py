@@ -63,9 +63,16 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=1)
     args = parser.parse_args()
     width, height = (int(v) for v in args.size.split("x"))
-    spec = GenerationSpec(prompt=args.prompt, model="gen4", width=width, height=height,
-                          seconds=args.seconds, seed=1234, style=args.style,
-                          motion=MotionVector(y=0.4, r=-6))
+    spec = GenerationSpec(
+        prompt=args.prompt,
+        model="gen4",
+        width=width,
+        height=height,
+        seconds=args.seconds,
+        seed=1234,
+        style=args.style,
+        motion=MotionVector(y=0.4, r=-6),
+    )
     engine, ctx = SyntheticEngine(), _NoProgress()
     frames: list[Frame] = []
 
@@ -91,17 +98,25 @@ def main() -> None:
         rows.append(("render+encode", _best(args.repeat, both)))
         info, size = probe(out), out.stat().st_size
 
-    print(f"machine   {_cpu_model()}, {os.cpu_count()} logical CPUs, {platform.system()} "
-          f"{platform.machine()}, Python {platform.python_version()}")
+    print(
+        f"machine   {_cpu_model()}, {os.cpu_count()} logical CPUs, {platform.system()} "
+        f"{platform.machine()}, Python {platform.python_version()}"
+    )
     print(f"libraries numpy {np.__version__}, opencv {cv2.__version__}, PyAV {av.__version__}")
-    print(f"clip      {width}x{height}, {args.seconds} s = {spec.frames} frames, "
-          f"style {args.style}, motion y=0.4 r=-6, prompt {args.prompt!r}")
-    print(f"output    {info.codec} {info.pix_fmt} {info.frames} frames at {info.fps} fps, "
-          f"{size / 1024:.0f} KiB ({size * 8 / args.seconds / 1e6:.2f} Mbit/s)\n")
+    print(
+        f"clip      {width}x{height}, {args.seconds} s = {spec.frames} frames, "
+        f"style {args.style}, motion y=0.4 r=-6, prompt {args.prompt!r}"
+    )
+    print(
+        f"output    {info.codec} {info.pix_fmt} {info.frames} frames at {info.fps} fps, "
+        f"{size / 1024:.0f} KiB ({size * 8 / args.seconds / 1e6:.2f} Mbit/s)\n"
+    )
     print(f"{'stage':<15}{'seconds':>9}{'ms/frame':>10}{'x real time':>13}")
     for name, seconds in rows:
-        print(f"{name:<15}{seconds:>9.2f}{seconds / spec.frames * 1000:>10.1f}"
-              f"{args.seconds / seconds:>13.2f}")
+        print(
+            f"{name:<15}{seconds:>9.2f}{seconds / spec.frames * 1000:>10.1f}"
+            f"{args.seconds / seconds:>13.2f}"
+        )
 
 
 if __name__ == "__main__":

@@ -33,4 +33,3 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
     server = ServerProcess(tmp_path_factory.mktemp("serve")).start()
     yield server
     server.stop()
-

@@ -1,9 +1,10 @@
 """The `reelgate` command line.
 
-    reelgate serve [--host H] [--port P]     API + workers + notifier (the embedded default)
-    reelgate migrate                         apply database migrations
-    reelgate keys create [--name N] | list | revoke KEY_ID
-    reelgate webhook-secret                  print the callback signing secret
+reelgate serve [--host H] [--port P]     API + workers + notifier (the embedded default)
+reelgate migrate                         apply database migrations
+reelgate keys create [--name N] [--max-active N] [--rate-per-minute R]
+reelgate keys list | revoke KEY_ID | limits KEY_ID [--max-active N] [--rate-per-minute R]
+reelgate webhook-secret                  print the callback signing secret
 """
 
 from __future__ import annotations
@@ -39,6 +40,15 @@ def _parser() -> argparse.ArgumentParser:
     keys_sub = keys.add_subparsers(dest="keys_command", required=True)
     create = keys_sub.add_parser("create", help="make a key and print it once")
     create.add_argument("--name", default="")
+    limits = keys_sub.add_parser("limits", help="set a key's quotas (omit to use the defaults)")
+    limits.add_argument("key_id")
+    for sub_parser in (create, limits):
+        sub_parser.add_argument(
+            "--max-active", type=_positive_int, help="queued + running tasks allowed"
+        )
+        sub_parser.add_argument(
+            "--rate-per-minute", type=_positive_float, help="requests per minute allowed"
+        )
     keys_sub.add_parser("list", help="list keys (never the keys themselves)")
     revoke = keys_sub.add_parser("revoke", help="revoke a key by id")
     revoke.add_argument("key_id")
@@ -90,7 +100,7 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
 
 def _keys(args: argparse.Namespace, store: Store) -> int:
     if args.keys_command == "create":
-        record, key = store.keys.create(args.name)
+        record, key = store.keys.create(args.name, args.max_active, args.rate_per_minute)
         print(f"{record.id}\t{key}")
         print("The key is shown this once only; store it now.", file=sys.stderr)
         return 0
@@ -98,10 +108,34 @@ def _keys(args: argparse.Namespace, store: Store) -> int:
         for item in store.keys.list():
             state = "revoked" if item.revoked_at else "active"
             created = datetime.fromtimestamp(item.created_at, UTC).isoformat(timespec="seconds")
-            print(f"{item.id}\t{item.prefix}…\t{state}\t{created}\t{item.name}")
+            limits = f"max_active={item.max_active_tasks or '-'} rpm={item.rate_per_minute or '-'}"
+            print(f"{item.id}\t{item.prefix}…\t{state}\t{created}\t{limits}\t{item.name}")
+        return 0
+    if args.keys_command == "limits":
+        if not store.keys.set_limits(args.key_id, args.max_active, args.rate_per_minute):
+            print(f"reelgate: no key {args.key_id}", file=sys.stderr)
+            return 1
+        print(
+            f"limits of {args.key_id}: max active {args.max_active or 'default'}, "
+            f"rate per minute {args.rate_per_minute or 'default'}"
+        )
         return 0
     if store.keys.revoke(args.key_id):
         print(f"revoked {args.key_id}")
         return 0
     print(f"reelgate: no active key {args.key_id}", file=sys.stderr)
     return 1
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be at least 1")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    value = float(text)
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError("must be a positive number")
+    return value

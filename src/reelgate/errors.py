@@ -5,7 +5,8 @@
         kinds: invalid_request, callback_url_empty, model_not_supported, url_not_allowed,
                unsupported_version, invalid_token, rate_limited, task_not_found,
                request_too_large, not_found, link_invalid,
-               method_not_allowed, internal_error
+               method_not_allowed, idempotency_mismatch, idempotency_in_flight,
+               internal_error
 
 A dialect decides the HTTP status and the wire code of each kind (CometAPI's `task_not_exist` is
 HTTP 400, Runway's unknown task is 404); the service only says what went wrong.
@@ -33,6 +34,8 @@ class ErrorKind(StrEnum):
     NOT_FOUND = "not_found"
     LINK_INVALID = "link_invalid"
     METHOD_NOT_ALLOWED = "method_not_allowed"
+    IDEMPOTENCY_MISMATCH = "idempotency_mismatch"
+    IDEMPOTENCY_IN_FLIGHT = "idempotency_in_flight"
     INTERNAL = "internal_error"
 
 

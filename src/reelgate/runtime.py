@@ -57,12 +57,7 @@ class Runtime:
             blobs=blobs,
             links=links,
             registry=registry,
-            service=TaskService(
-                store,
-                registry,
-                on_created,
-                max_active_per_owner=settings.max_active_tasks_per_key,
-            ),
+            service=TaskService(store, registry, on_created),
             policy=OutboundPolicy.from_settings(settings),
             webhook_secret=settings.webhook_secret or webhook_secret(settings),
         )

@@ -31,8 +31,6 @@ from reelgate.worker.runner import WorkerConfig
 
 log = logging.getLogger(__name__)
 
-SHUTDOWN_GRACE_SECONDS = 20.0
-
 
 def prepare_database(runtime: Runtime) -> None:
     """Migrate SQLite in place; require PostgreSQL to be migrated on purpose."""
@@ -94,7 +92,7 @@ def build_serve_app(runtime: Runtime, workers: int) -> FastAPI:
             try:
                 yield
             finally:
-                await asyncio.to_thread(pool.stop, SHUTDOWN_GRACE_SECONDS)
+                await asyncio.to_thread(pool.stop, settings.shutdown_grace_seconds)
                 await dispatcher.drain_once()
                 stop.set()
                 await notifier
@@ -123,7 +121,7 @@ def serve(settings: Settings, host: str, port: int, log_level: str = "info") -> 
         log_level=log_level,
         lifespan="on",
         access_log=False,
-        timeout_graceful_shutdown=int(SHUTDOWN_GRACE_SECONDS) + 5,
+        timeout_graceful_shutdown=5,
     )
     uvicorn.Server(config).run()
 

@@ -38,6 +38,11 @@ class Settings(BaseSettings):
     outbound_allow: str = ""
     # Quota: queued + running tasks one key may hold; more creates get 429 rate_limited.
     max_active_tasks_per_key: int = Field(default=100, ge=1)
+    # Request rate per key (token bucket): `rate_per_minute` sustained, `rate_burst` at once.
+    rate_per_minute: float = Field(default=600.0, gt=0)
+    rate_burst: int = Field(default=60, ge=1)
+    # Failed authentications allowed per client address and minute.
+    auth_failures_per_minute: float = Field(default=30.0, gt=0)
 
     # Leases: a worker that stops heart-beating loses its task after `lease_seconds`; the task is
     # then claimed again (attempt + 1) until `max_attempts` claims have been made.
@@ -46,6 +51,8 @@ class Settings(BaseSettings):
     max_attempts: int = Field(default=3, ge=1, le=100)
     poll_seconds: float = Field(default=0.5, gt=0, le=60)
     reap_seconds: float = Field(default=5.0, gt=0)
+    # On SIGTERM running tasks get this long to finish before they are handed back to the queue.
+    shutdown_grace_seconds: float = Field(default=20.0, ge=0)
 
     webhook_timeout_seconds: float = Field(default=15.0, gt=0, le=60)
     notifier_poll_seconds: float = Field(default=1.0, gt=0, le=60)

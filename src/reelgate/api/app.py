@@ -7,7 +7,7 @@ from starlette.responses import Response
 from starlette.types import Scope
 
 from reelgate import __version__
-from reelgate.api import cometapi, files, health
+from reelgate.api import admin, cometapi, files, health
 from reelgate.api.auth import Authenticator
 from reelgate.api.errors import Renderers, install
 from reelgate.api.middleware.body_limit import BodyLimitMiddleware
@@ -25,7 +25,7 @@ wrapper (`/runway/...`), Runway's official API and OpenAI's video API. Authentic
 
 def create_app(runtime: Runtime) -> FastAPI:
     app = FastAPI(title="reelgate", version=__version__, description=DESCRIPTION)
-    authenticator = Authenticator(runtime.settings.static_api_keys(), runtime.store.keys)
+    authenticator = Authenticator(runtime.settings, runtime.store.keys)
     app.state.runtime = runtime
     app.state.authenticator = authenticator
 
@@ -36,6 +36,7 @@ def create_app(runtime: Runtime) -> FastAPI:
     app.include_router(health.build_router(runtime))
     app.include_router(files.build_router(runtime))
     app.include_router(cometapi.build_router(runtime))
+    app.include_router(admin.build_router(runtime))
 
     def too_large(scope: Scope) -> Response:
         return renderers.render_scope(

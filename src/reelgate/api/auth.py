@@ -3,27 +3,71 @@
 The presented key is hashed once; environment keys are compared against their hashes in
 constant time, stored keys are found by hash. A task belongs to the key that created it: the
 owner id is the stored key's id, or `env_<hash prefix>` for an environment key, so it stays the
-same across restarts without storing the key.
+same across restarts without storing the key. Every authenticated request takes a token from
+its key's bucket; every failed attempt takes one from its client address's bucket.
 """
 
 from __future__ import annotations
 
 import hmac
+from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, Request
 
+from reelgate.api.ratelimit import TokenBuckets, retry_after_seconds
 from reelgate.errors import ApiError, ErrorKind
+from reelgate.settings import Settings
 from reelgate.store.keys import KeyRepo, hash_key
 
 
-class Authenticator:
-    def __init__(self, static_keys: list[str], keys: KeyRepo) -> None:
-        self._static = [(hash_key(k), "env_" + hash_key(k)[:16]) for k in static_keys]
-        self._keys = keys
+@dataclass(frozen=True, slots=True)
+class Principal:
+    """Who is calling, with the limits that apply to them."""
 
-    def owner_for(self, authorization: str | None) -> str:
-        """The owner id of a valid `Authorization: Bearer …` header; ApiError otherwise."""
+    owner_id: str
+    max_active_tasks: int
+    rate_per_minute: float
+
+
+class Authenticator:
+    def __init__(self, settings: Settings, keys: KeyRepo) -> None:
+        self._settings = settings
+        self._static = [
+            (hash_key(k), "env_" + hash_key(k)[:16]) for k in settings.static_api_keys()
+        ]
+        self._keys = keys
+        self._requests = TokenBuckets()
+        self._failures = TokenBuckets()
+
+    def authenticate(self, authorization: str | None, client: str) -> Principal:
+        """The caller behind `Authorization: Bearer …`; ApiError when invalid or over a limit."""
+        settings = self._settings
+        limit = settings.auth_failures_per_minute
+        wait = self._failures.peek(client, limit, limit)
+        if wait > 0:
+            raise ApiError(
+                ErrorKind.RATE_LIMITED,
+                "too many failed authentication attempts from this address",
+                retry_after_seconds=retry_after_seconds(wait),
+            )
+        try:
+            principal = self._resolve(authorization)
+        except ApiError:
+            self._failures.take(client, limit, limit)
+            raise
+        wait = self._requests.take(
+            principal.owner_id, principal.rate_per_minute, settings.rate_burst
+        )
+        if wait > 0:
+            raise ApiError(
+                ErrorKind.RATE_LIMITED,
+                f"this key is over its request rate ({principal.rate_per_minute:g} per minute)",
+                retry_after_seconds=retry_after_seconds(wait),
+            )
+        return principal
+
+    def _resolve(self, authorization: str | None) -> Principal:
         if not authorization:
             raise ApiError(ErrorKind.INVALID_TOKEN, "missing Authorization: Bearer <api key>")
         scheme, _, token = authorization.partition(" ")
@@ -31,24 +75,36 @@ class Authenticator:
         if scheme.lower() != "bearer" or not token:
             raise ApiError(ErrorKind.INVALID_TOKEN, "Authorization must be 'Bearer <api key>'")
         digest = hash_key(token)
+        settings = self._settings
         owner = None
         for static_hash, static_owner in self._static:
             if hmac.compare_digest(static_hash, digest):
                 owner = static_owner
         if owner is not None:
-            return owner
+            return Principal(owner, settings.max_active_tasks_per_key, settings.rate_per_minute)
         record = self._keys.find_active(digest)
         if record is None or not hmac.compare_digest(record.key_hash, digest):
             raise ApiError(ErrorKind.INVALID_TOKEN, "invalid token")
-        return record.id
+        return Principal(
+            record.id,
+            record.max_active_tasks or settings.max_active_tasks_per_key,
+            record.rate_per_minute or settings.rate_per_minute,
+        )
 
-    def check(self, request: Request) -> str:
-        return self.owner_for(request.headers.get("authorization"))
+    def check(self, request: Request) -> Principal:
+        """Authenticate a request once; later calls for the same request reuse the answer."""
+        cached = getattr(request.state, "principal", None)
+        if isinstance(cached, Principal):
+            return cached
+        client = request.client.host if request.client else "unknown"
+        principal = self.authenticate(request.headers.get("authorization"), client)
+        request.state.principal = principal
+        return principal
 
 
-def _current_owner(request: Request) -> str:
+def _current(request: Request) -> Principal:
     authenticator: Authenticator = request.app.state.authenticator
     return authenticator.check(request)
 
 
-CurrentOwner = Annotated[str, Depends(_current_owner)]
+CurrentPrincipal = Annotated[Principal, Depends(_current)]

@@ -27,8 +27,9 @@ from pydantic import (
 )
 from starlette.responses import Response
 
-from reelgate.api.auth import CurrentOwner
+from reelgate.api.auth import CurrentPrincipal
 from reelgate.api.errors import first_validation_error, json_response
+from reelgate.api.idempotency import IdempotencyKeyHeader, idempotency
 from reelgate.api.middleware.request_id import request_started
 from reelgate.api.text import check_text
 from reelgate.core.sizes import COMETAPI_RATIOS, frame_size
@@ -93,7 +94,12 @@ class GenerateIn(BaseModel):
                 "options": {
                     "seconds": 10,
                     "motion_vector": {
-                        "x": 0, "y": 0.4, "z": 0, "r": -6, "bg_x_pan": 0, "bg_y_pan": 0,
+                        "x": 0,
+                        "y": 0.4,
+                        "z": 0,
+                        "r": -6,
+                        "bg_x_pan": 0,
+                        "bg_y_pan": 0,
                     },
                 },
             }
@@ -147,6 +153,8 @@ class CometApiRenderer:
         ErrorKind.LINK_INVALID: (403, "forbidden"),
         ErrorKind.NOT_FOUND: (404, "not_found"),
         ErrorKind.METHOD_NOT_ALLOWED: (405, "method_not_allowed"),
+        ErrorKind.IDEMPOTENCY_IN_FLIGHT: (409, "idempotency_key_in_use"),
+        ErrorKind.IDEMPOTENCY_MISMATCH: (422, "idempotency_key_reused"),
         ErrorKind.REQUEST_TOO_LARGE: (413, "request_too_large"),
         ErrorKind.RATE_LIMITED: (429, "rate_limited"),
         ErrorKind.INTERNAL: (500, "internal_error"),
@@ -260,8 +268,9 @@ def build_router(runtime: Runtime) -> APIRouter:
     def generate(
         body: GenerateIn,
         request: Request,
-        owner: CurrentOwner,
+        principal: CurrentPrincipal,
         x_runway_version: RunwayVersionHeader = None,
+        idempotency_key: IdempotencyKeyHeader = None,
     ) -> Response:
         version = runway_version(x_runway_version, required=False)
         if not body.callback_url.strip():
@@ -287,7 +296,8 @@ def build_router(runtime: Runtime) -> APIRouter:
             image=image,
         )
         task = runtime.service.create(
-            owner_id=owner,
+            principal,
+            idempotency=idempotency(idempotency_key, request.url.path, body),
             dialect=Dialect.COMETAPI,
             action=Action.IMAGE_TO_VIDEO if image else Action.TEXT_TO_VIDEO,
             spec=spec,
@@ -301,10 +311,10 @@ def build_router(runtime: Runtime) -> APIRouter:
 
     @router.post("/feed", summary="Poll a task")
     def feed(
-        body: FeedIn, owner: CurrentOwner, x_runway_version: RunwayVersionHeader = None
+        body: FeedIn, principal: CurrentPrincipal, x_runway_version: RunwayVersionHeader = None
     ) -> Response:
         version = runway_version(x_runway_version, required=False)
-        task = runtime.service.get(owner, body.task_id)
+        task = runtime.service.get(principal.owner_id, body.task_id)
         return json_response(
             {"code": "success", "message": "", "data": task_dto(task, runtime)},
             headers={"X-Runway-Version": version},

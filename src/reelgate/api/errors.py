@@ -35,6 +35,8 @@ _DEFAULT_STATUS: dict[ErrorKind, int] = {
     ErrorKind.TASK_NOT_FOUND: 404,
     ErrorKind.NOT_FOUND: 404,
     ErrorKind.METHOD_NOT_ALLOWED: 405,
+    ErrorKind.IDEMPOTENCY_IN_FLIGHT: 409,
+    ErrorKind.IDEMPOTENCY_MISMATCH: 422,
     ErrorKind.REQUEST_TOO_LARGE: 413,
     ErrorKind.RATE_LIMITED: 429,
     ErrorKind.INTERNAL: 500,
@@ -112,9 +114,7 @@ class Renderers:
         return self.for_path(scope["path"]).render(err, request_id(scope))
 
 
-def install(
-    app: FastAPI, renderers: Renderers, authenticate: Callable[[Request], object]
-) -> None:
+def install(app: FastAPI, renderers: Renderers, authenticate: Callable[[Request], object]) -> None:
     """Register the exception handlers that route every error through `renderers`.
 
     A request whose body fails validation is authenticated first, so an unauthenticated caller

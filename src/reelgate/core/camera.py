@@ -99,8 +99,12 @@ class Box:
     def intersect(self, other: Box) -> Box:
         """The overlap; empty overlaps come back with zero width or height."""
         left, top = max(self.left, other.left), max(self.top, other.top)
-        return Box(left, top, max(left, min(self.right, other.right)),
-                   max(top, min(self.bottom, other.bottom)))
+        return Box(
+            left,
+            top,
+            max(left, min(self.right, other.right)),
+            max(top, min(self.bottom, other.bottom)),
+        )
 
 
 def _bounding_box(points: list[tuple[float, float]]) -> Box:
@@ -159,8 +163,12 @@ class CameraPath:
         Sampling every frame is exact enough: between two frames a corner moves by well under a
         pixel for speeds in the contract's range, and `pad` covers the rest.
         """
-        corners = [(0.0, 0.0), (float(self.width), 0.0), (0.0, float(self.height)),
-                   (float(self.width), float(self.height))]
+        corners = [
+            (0.0, 0.0),
+            (float(self.width), 0.0),
+            (0.0, float(self.height)),
+            (float(self.width), float(self.height)),
+        ]
         box = Box(0.0, 0.0, float(self.width), float(self.height))
         for i in range(max(frames, 1)):
             for transform in (self.picture(i), self.background(i)):

@@ -1,7 +1,7 @@
 """The tasks service: the rules every dialect shares, written once.
 
-Dialect modules translate wire formats into calls here; ownership scoping, model checks and
-waking the workers live here and in the store, never in a route.
+Dialect modules translate wire formats into calls here; ownership scoping, quotas, idempotency,
+model checks, cancel and waking the workers live here and in the store, never in a route.
 """
 
 from __future__ import annotations
@@ -9,15 +9,33 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Protocol
 
 from reelgate.core.tasks import Action, Dialect, GenerationSpec, NewTask, Task
 from reelgate.engines.registry import ModelRegistry
 from reelgate.errors import ApiError, ErrorKind
+from reelgate.store.idempotency import Reservation
 from reelgate.store.store import Store
 from reelgate.store.tasks import QuotaExceededError
 
-
 QUOTA_RETRY_AFTER_SECONDS = 5  # a short clip takes seconds to render: ask again soon
+
+
+class Caller(Protocol):
+    """Who is asking: their owner id and their cap on queued + running tasks."""
+
+    @property
+    def owner_id(self) -> str: ...
+
+    @property
+    def max_active_tasks(self) -> int: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Idempotency:
+    key: str
+    request_hash: str
 
 
 class TaskService:
@@ -26,12 +44,9 @@ class TaskService:
         store: Store,
         registry: ModelRegistry,
         on_created: Callable[[], None] = lambda: None,
-        *,
-        max_active_per_owner: int = 100,
     ) -> None:
         self._store = store
         self._registry = registry
-        self._max_active = max_active_per_owner
         self.on_created = on_created
 
     @property
@@ -49,18 +64,25 @@ class TaskService:
 
     def create(
         self,
+        caller: Caller,
         *,
-        owner_id: str,
         dialect: Dialect,
         action: Action,
         spec: GenerationSpec,
         callback_url: str | None,
         runway_version: str,
+        idempotency: Idempotency | None = None,
     ) -> Task:
+        """Queue a task, or return the one an earlier request with the same key made."""
         self.check_model(spec.model)
+        owner = caller.owner_id
+        if idempotency is not None:
+            replayed = self._reserve(owner, idempotency)
+            if replayed is not None:
+                return replayed
         new = NewTask(
             id=str(uuid.uuid4()),
-            owner_id=owner_id,
+            owner_id=owner,
             dialect=dialect,
             action=action,
             spec=spec,
@@ -69,20 +91,60 @@ class TaskService:
             created_at=time.time(),
         )
         try:
-            task = self._store.tasks.create(new, max_active=self._max_active)
-        except QuotaExceededError as over:
-            raise ApiError(
-                ErrorKind.RATE_LIMITED,
-                f"this key already has {over.active} queued or running tasks "
-                f"(limit {over.limit}); retry when some have finished",
-                retry_after_seconds=QUOTA_RETRY_AFTER_SECONDS,
-            ) from None
+            task = self._store.tasks.create(
+                new,
+                max_active=caller.max_active_tasks,
+                idempotency_key=idempotency.key if idempotency else None,
+            )
+        except BaseException as exc:
+            if idempotency is not None:
+                self._store.idempotency.release(owner, idempotency.key)
+            if isinstance(exc, QuotaExceededError):
+                raise ApiError(
+                    ErrorKind.RATE_LIMITED,
+                    f"this key already has {exc.active} queued or running tasks "
+                    f"(limit {exc.limit}); retry when some have finished",
+                    retry_after_seconds=QUOTA_RETRY_AFTER_SECONDS,
+                ) from None
+            raise
         self.on_created()
         return task
+
+    def _reserve(self, owner: str, idempotency: Idempotency) -> Task | None:
+        found = self._store.idempotency.reserve(owner, idempotency.key, idempotency.request_hash)
+        if found.outcome is Reservation.NEW:
+            return None
+        if found.outcome is Reservation.MISMATCH:
+            raise ApiError(
+                ErrorKind.IDEMPOTENCY_MISMATCH,
+                "this Idempotency-Key was already used with a different request body",
+                param="Idempotency-Key",
+            )
+        if found.outcome is Reservation.IN_FLIGHT:
+            raise ApiError(
+                ErrorKind.IDEMPOTENCY_IN_FLIGHT,
+                "a request with this Idempotency-Key is still being processed; retry shortly",
+                param="Idempotency-Key",
+            )
+        assert found.task_id is not None
+        return self.get(owner, found.task_id)
 
     def get(self, owner_id: str, task_id: str) -> Task:
         """The caller's task; another owner's task is reported exactly like an unknown id."""
         task = self._store.tasks.get(task_id, owner_id) if _is_uuid(task_id) else None
+        if task is None:
+            raise ApiError(
+                ErrorKind.TASK_NOT_FOUND, f"task {task_id!r} does not exist", param="task_id"
+            )
+        return task
+
+    def cancel(self, owner_id: str, task_id: str) -> Task:
+        """Cancel a queued task at once, or ask a running one's worker to stop between frames.
+
+        A finished task is returned unchanged.
+        """
+        self.get(owner_id, task_id)
+        task = self._store.tasks.request_cancel(task_id, owner_id)
         if task is None:
             raise ApiError(
                 ErrorKind.TASK_NOT_FOUND, f"task {task_id!r} does not exist", param="task_id"

@@ -51,15 +51,25 @@ class Mp4Writer:
     even (yuv420p); every contract size is.
     """
 
-    def __init__(self, path: str | Path, width: int, height: int, fps: int = FPS, *,
-                 crf: int = CRF, preset: str = PRESET, threaded: bool = True) -> None:
+    def __init__(
+        self,
+        path: str | Path,
+        width: int,
+        height: int,
+        fps: int = FPS,
+        *,
+        crf: int = CRF,
+        preset: str = PRESET,
+        threaded: bool = True,
+    ) -> None:
         if width <= 0 or height <= 0 or width % 2 or height % 2:
             raise ValueError(f"frame size must be positive and even, got {width}x{height}")
         self.path = Path(path)
         self.width, self.height, self.fps = width, height, fps
         self.frames = 0
-        self._container: Any = av.open(str(self.path), mode="w", format="mp4",
-                                       options={"movflags": "+faststart"})
+        self._container: Any = av.open(
+            str(self.path), mode="w", format="mp4", options={"movflags": "+faststart"}
+        )
         stream = self._container.add_stream("libx264", rate=Fraction(fps))
         stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
         stream.time_base = Fraction(1, fps)
@@ -81,8 +91,12 @@ class Mp4Writer:
     def __enter__(self) -> Mp4Writer:
         return self
 
-    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None,
-                 trace: TracebackType | None) -> None:
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        trace: TracebackType | None,
+    ) -> None:
         self.close()
 
     def write(self, frame: Frame) -> None:
@@ -90,8 +104,10 @@ class Mp4Writer:
         if self._closed:
             raise ValueError("write to a closed Mp4Writer")
         if frame.shape != (self.height, self.width, 3) or frame.dtype != np.uint8:
-            raise ValueError(f"expected a ({self.height}, {self.width}, 3) uint8 frame, "
-                             f"got {frame.shape} {frame.dtype}")
+            raise ValueError(
+                f"expected a ({self.height}, {self.width}, 3) uint8 frame, "
+                f"got {frame.shape} {frame.dtype}"
+            )
         self._raise_if_failed()
         planes = cv2.cvtColor(frame, cv2.COLOR_RGB2YUV_I420)
         if self._queue is None:

@@ -13,8 +13,9 @@ def jpeg_bytes(frame: npt.NDArray[np.uint8], quality: int = 90) -> bytes:
         raise ValueError(f"expected an RGB uint8 frame, got {frame.shape} {frame.dtype}")
     if not 1 <= quality <= 100:
         raise ValueError(f"JPEG quality must be 1..100, got {quality}")
-    ok, data = cv2.imencode(".jpg", cv2.cvtColor(frame, cv2.COLOR_RGB2BGR),
-                            [cv2.IMWRITE_JPEG_QUALITY, quality])
+    ok, data = cv2.imencode(
+        ".jpg", cv2.cvtColor(frame, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, quality]
+    )
     if not ok:
         raise ValueError("JPEG encoding failed")
     return data.tobytes()

@@ -28,6 +28,8 @@ class ApiKey:
     key_hash: str
     created_at: float
     revoked_at: float | None
+    max_active_tasks: int | None = None
+    rate_per_minute: float | None = None
 
 
 def hash_key(key: str) -> str:
@@ -42,7 +44,12 @@ class KeyRepo:
     def __init__(self, engine: sa.Engine) -> None:
         self._engine = engine
 
-    def create(self, name: str) -> tuple[ApiKey, str]:
+    def create(
+        self,
+        name: str,
+        max_active_tasks: int | None = None,
+        rate_per_minute: float | None = None,
+    ) -> tuple[ApiKey, str]:
         """Store a new key; returns the record and the key itself, which is never stored."""
         key = generate_key()
         record = ApiKey(
@@ -52,6 +59,8 @@ class KeyRepo:
             key_hash=hash_key(key),
             created_at=time.time(),
             revoked_at=None,
+            max_active_tasks=max_active_tasks,
+            rate_per_minute=rate_per_minute,
         )
         with self._engine.begin() as conn:
             conn.execute(
@@ -61,9 +70,23 @@ class KeyRepo:
                     prefix=record.prefix,
                     key_hash=record.key_hash,
                     created_at=record.created_at,
+                    max_active_tasks=max_active_tasks,
+                    rate_per_minute=rate_per_minute,
                 )
             )
         return record, key
+
+    def set_limits(
+        self, key_id: str, max_active_tasks: int | None, rate_per_minute: float | None
+    ) -> bool:
+        """Override (or, with None, reset to the server default) a key's quotas."""
+        with self._engine.begin() as conn:
+            result = conn.execute(
+                api_keys.update()
+                .where(api_keys.c.id == key_id)
+                .values(max_active_tasks=max_active_tasks, rate_per_minute=rate_per_minute)
+            )
+        return result.rowcount == 1
 
     def list(self) -> list[ApiKey]:
         with db.read(self._engine) as conn:

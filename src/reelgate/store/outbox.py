@@ -101,6 +101,21 @@ class OutboxRepo:
                 )
             )
 
+    def redeliver(self, event_id: str, task_id: str) -> bool:
+        """Make an event due now, whatever its state; attempt numbers carry on."""
+        with self._engine.begin() as conn:
+            result = conn.execute(
+                webhook_events.update()
+                .where((webhook_events.c.id == event_id) & (webhook_events.c.task_id == task_id))
+                .values(
+                    state=EventState.PENDING.value,
+                    next_attempt_at=time.time(),
+                    locked_until=None,
+                    finished_at=None,
+                )
+            )
+        return result.rowcount == 1
+
     def events_for_task(self, task_id: str) -> list[OutboxEvent]:
         query = (
             sa.select(webhook_events)

@@ -37,8 +37,10 @@ tasks = sa.Table(
     sa.Column("failure_code", sa.String(64)),
     sa.Column("video_key", sa.Text),
     sa.Column("poster_key", sa.Text),
+    sa.Column("outputs_expired_at", sa.Float),
 )
 sa.Index("ix_tasks_queue", tasks.c.status, tasks.c.created_at)
+sa.Index("ix_tasks_finished", tasks.c.status, tasks.c.finished_at)
 sa.Index("ix_tasks_owner", tasks.c.owner_id, tasks.c.created_at)
 sa.Index("ix_tasks_lease", tasks.c.status, tasks.c.lease_until)
 
@@ -51,7 +53,21 @@ api_keys = sa.Table(
     sa.Column("key_hash", sa.String(64), nullable=False, unique=True),
     sa.Column("created_at", sa.Float, nullable=False),
     sa.Column("revoked_at", sa.Float),
+    # Per-key overrides of the quota settings; NULL means the server-wide setting.
+    sa.Column("max_active_tasks", sa.Integer),
+    sa.Column("rate_per_minute", sa.Float),
 )
+
+idempotency_keys = sa.Table(
+    "idempotency_keys",
+    metadata,
+    sa.Column("owner_id", sa.String(64), primary_key=True),
+    sa.Column("key", sa.String(255), primary_key=True),
+    sa.Column("request_hash", sa.String(64), nullable=False),
+    sa.Column("task_id", sa.String(36)),  # NULL while the first request is being created
+    sa.Column("created_at", sa.Float, nullable=False),
+)
+sa.Index("ix_idempotency_created", idempotency_keys.c.created_at)
 
 webhook_events = sa.Table(
     "webhook_events",

@@ -5,6 +5,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 
 from reelgate.store import db
+from reelgate.store.idempotency import IdempotencyRepo
 from reelgate.store.keys import KeyRepo
 from reelgate.store.outbox import OutboxRepo
 from reelgate.store.tasks import TaskRepo
@@ -16,6 +17,7 @@ class Store:
         self.tasks = TaskRepo(engine)
         self.keys = KeyRepo(engine)
         self.outbox = OutboxRepo(engine)
+        self.idempotency = IdempotencyRepo(engine)
 
     @classmethod
     def open(cls, url: str) -> Store:

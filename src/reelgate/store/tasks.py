@@ -28,6 +28,7 @@ from reelgate.core.tasks import (
     TaskStatus,
 )
 from reelgate.store import db
+from reelgate.store.idempotency import bind_statement
 from reelgate.store.schema import tasks, webhook_events
 
 Clock = Callable[[], float]
@@ -73,9 +74,13 @@ class TaskRepo:
         self._postgres = engine.dialect.name == "postgresql"
 
     # -- API side ------------------------------------------------------------------------------
-    def create(self, new: NewTask, max_active: int | None = None) -> Task:
+    def create(
+        self, new: NewTask, max_active: int | None = None, idempotency_key: str | None = None
+    ) -> Task:
         """Insert a queued task. With `max_active`, first check the owner's queued + running
-        count in the same transaction (SQLite serialises writers, so the cap holds exactly)."""
+        count in the same transaction (SQLite serialises writers, so the cap holds exactly).
+        With `idempotency_key`, bind the owner's reservation of that key to the task in the
+        same transaction."""
         with self._engine.begin() as conn:
             if max_active is not None:
                 active = conn.execute(_count_active(new.owner_id)).scalar_one()
@@ -96,6 +101,8 @@ class TaskRepo:
                     runway_version=new.runway_version,
                 )
             )
+            if idempotency_key is not None:
+                conn.execute(bind_statement(new.owner_id, idempotency_key, new.id))
         return Task(
             id=new.id,
             owner_id=new.owner_id,
@@ -123,6 +130,33 @@ class TaskRepo:
         with db.read(self._engine) as conn:
             row = conn.execute(query).mappings().first()
         return _to_task(row) if row else None
+
+    def request_cancel(self, task_id: str, owner_id: str) -> Task | None:
+        """Cancel a queued task now; flag a running one for its worker (which stops at its
+        next progress report and records the cancel itself, fenced by its lease)."""
+        now = self._clock()
+        mine = (tasks.c.id == task_id) & (tasks.c.owner_id == owner_id)
+        with self._engine.begin() as conn:
+            row = conn.execute(
+                tasks.update()
+                .where(mine & (tasks.c.status == _QUEUED))
+                .values(
+                    status=TaskStatus.CANCELLED.value,
+                    finished_at=now,
+                    failure="cancelled",
+                    failure_code=FailureCode.CANCELLED.value,
+                )
+                .returning(tasks.c.id, tasks.c.callback_url)
+            ).first()
+            if row is not None:
+                _enqueue_event(conn, row[0], row[1], TaskStatus.CANCELLED, now)
+            else:
+                conn.execute(
+                    tasks.update()
+                    .where(mine & (tasks.c.status == _RUNNING))
+                    .values(cancel_requested=True)
+                )
+        return self.get(task_id, owner_id)
 
     def count_active(self, owner_id: str) -> int:
         """Queued and running tasks of one owner (for the per-key quota)."""
@@ -178,14 +212,22 @@ class TaskRepo:
             return LeaseState(held=False, cancel_requested=False)
         return LeaseState(held=True, cancel_requested=bool(row[0]))
 
-    def report_progress(self, claim: Claim, fraction: float) -> bool:
-        """Raise the task's progress to `fraction` (never lowers it). False: lease lost."""
+    def report_progress(self, claim: Claim, fraction: float) -> LeaseState:
+        """Raise the task's progress to `fraction` (never lowers it); like a heartbeat, say
+        whether the lease is still held and whether a cancel was asked for."""
         fraction = min(max(fraction, 0.0), 0.99)
-        stmt = _fenced(claim).values(
-            progress=sa.case((tasks.c.progress < fraction, fraction), else_=tasks.c.progress)
+        stmt = (
+            _fenced(claim)
+            .values(
+                progress=sa.case((tasks.c.progress < fraction, fraction), else_=tasks.c.progress)
+            )
+            .returning(tasks.c.cancel_requested)
         )
         with self._engine.begin() as conn:
-            return conn.execute(stmt).rowcount == 1
+            row = conn.execute(stmt).first()
+        if row is None:
+            return LeaseState(held=False, cancel_requested=False)
+        return LeaseState(held=True, cancel_requested=bool(row[0]))
 
     def succeed(self, claim: Claim, outputs: Outputs) -> bool:
         """Publish the outputs and finish; the webhook event is written in the same transaction."""

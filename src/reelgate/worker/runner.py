@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import shutil
 import threading
@@ -20,7 +21,9 @@ from reelgate.worker.lease import LeaseKeeper
 
 log = logging.getLogger(__name__)
 
-PROGRESS_WRITE_SECONDS = 0.5  # at most two progress writes a second per task
+# At most two progress writes a second per task; each also reads the cancel flag, so a cancel
+# stops the engine within about half a second plus one frame.
+PROGRESS_WRITE_SECONDS = 0.5
 RENDER_SHARE = 0.95  # the frames are 95% of the work; encoding tail and upload the rest
 
 CANCELLED = "cancelled"
@@ -62,9 +65,12 @@ class _Context:
         if now - self._last_write < PROGRESS_WRITE_SECONDS:
             return
         self._last_write = now
-        if not self._tasks.report_progress(self._claim, fraction):
+        state = self._tasks.report_progress(self._claim, fraction)
+        if not state.held:
             self._lease.lost.set()
-            raise TaskInterrupted(LEASE_LOST)
+        elif state.cancel_requested:
+            self._lease.cancel_requested.set()
+        self.check()
 
 
 class Worker:
@@ -100,9 +106,7 @@ class Worker:
                 self._wake.clear()
 
     def run_once(self) -> bool:
-        claim = self._tasks.claim(
-            self.worker_id, self._config.lease_seconds, self._registry.names
-        )
+        claim = self._tasks.claim(self.worker_id, self._config.lease_seconds, self._registry.names)
         if claim is None:
             return False
         self.process(claim)
@@ -115,6 +119,7 @@ class Worker:
         lease = LeaseKeeper(
             self._tasks, claim, self._config.heartbeat_seconds, self._config.lease_seconds
         )
+        self._discard_abandoned_attempts(claim)
         try:
             with lease:
                 ctx = _Context(self._tasks, claim, lease, self._abort)
@@ -135,6 +140,18 @@ class Worker:
             self._tasks.fail(claim, f"{type(exc).__name__}: {exc}", FailureCode.INTERNAL)
         finally:
             shutil.rmtree(attempt_dir, ignore_errors=True)
+            with contextlib.suppress(OSError):
+                attempt_dir.parent.rmdir()
+
+    def _discard_abandoned_attempts(self, claim: Claim) -> None:
+        """Delete what earlier attempts left behind: they lost their lease (or their process),
+        so nothing they wrote can ever be published."""
+        task = claim.task
+        for older in range(1, task.attempt):
+            self._blobs.delete_prefix(f"tasks/{task.id}/{older}/")
+        for stale in (self._config.work_dir / task.id).glob("*"):
+            if stale.name != str(task.attempt):
+                shutil.rmtree(stale, ignore_errors=True)
 
     def _render(self, claim: Claim, ctx: _Context, attempt_dir: Path, prefix: str) -> Outputs:
         spec = claim.task.spec

@@ -108,9 +108,7 @@ def test_same_request_and_seed_give_identical_frames(
         assert np.array_equal(a, b)
 
 
-def test_tampered_or_expired_link_is_forbidden(
-    server: ServerProcess, receiver: Receiver
-) -> None:
+def test_tampered_or_expired_link_is_forbidden(server: ServerProcess, receiver: Receiver) -> None:
     body = seed_body(receiver.url, ratio="1:1")
     body["options"]["seconds"] = 5
     task_id = _create(server, body)

@@ -26,13 +26,9 @@ from reelgate.store.tasks import QuotaExceededError
 OWNER = "key_owner"
 
 
-def _new(
-    store: Store, owner: str = OWNER, model: str = "gen4", callback: str | None = None
-) -> str:
+def _new(store: Store, owner: str = OWNER, model: str = "gen4", callback: str | None = None) -> str:
     task_id = str(uuid.uuid4())
-    spec = GenerationSpec(
-        prompt="a cat", model=model, width=1280, height=720, seconds=5, seed=7
-    )
+    spec = GenerationSpec(prompt="a cat", model=model, width=1280, height=720, seconds=5, seed=7)
     store.tasks.create(
         NewTask(
             id=task_id,
@@ -106,7 +102,7 @@ def test_stale_lease_cannot_write_after_reclaim(store: Store) -> None:
     assert fresh is not None
     assert fresh.task.attempt == 2
     outputs = Outputs(video_key="tasks/x/1/video.mp4", poster_key="tasks/x/1/poster.jpg")
-    assert not store.tasks.report_progress(stale, 0.5)
+    assert not store.tasks.report_progress(stale, 0.5).held
     assert not store.tasks.heartbeat(stale, 30).held
     assert not store.tasks.succeed(stale, outputs)
     assert not store.tasks.fail(stale, "late", FailureCode.INTERNAL)
@@ -138,8 +134,8 @@ def test_progress_never_goes_backwards(store: Store) -> None:
     _new(store)
     claim = store.tasks.claim("w", 30)
     assert claim is not None
-    assert store.tasks.report_progress(claim, 0.6)
-    assert store.tasks.report_progress(claim, 0.3)
+    assert store.tasks.report_progress(claim, 0.6).held
+    assert store.tasks.report_progress(claim, 0.3).held
     task = store.tasks.get(claim.task.id, None)
     assert task is not None
     assert task.progress == pytest.approx(0.6)

@@ -58,24 +58,39 @@ class Canvas:
 
     def band(self, row0: int, row1: int) -> Canvas:
         """The rows `row0..row1` of this canvas as a canvas of their own (same world)."""
-        return Canvas(self.left, self.top + row0, self.width, row1 - row0, self.frame_width,
-                      self.frame_height, self.seed)
+        return Canvas(
+            self.left,
+            self.top + row0,
+            self.width,
+            row1 - row0,
+            self.frame_width,
+            self.frame_height,
+            self.seed,
+        )
 
     def coarse(self, step: int) -> Canvas:
         """The same window at `1/step` of the resolution, aligned to world multiples of `step`."""
         left, top = self.left // step, self.top // step
         right = -(-(self.left + self.width) // step) + 1
         bottom = -(-(self.top + self.height) // step) + 1
-        return Canvas(left, top, right - left, bottom - top, -(-self.frame_width // step),
-                      -(-self.frame_height // step), self.seed)
+        return Canvas(
+            left,
+            top,
+            right - left,
+            bottom - top,
+            -(-self.frame_width // step),
+            -(-self.frame_height // step),
+            self.seed,
+        )
 
     def upsample(self, field: Gray, step: int) -> Gray:
         """A field computed on `self.coarse(step)`, brought back to this canvas's pixels."""
         coarse = self.coarse(step)
-        big = cv2.resize(field, (coarse.width * step, coarse.height * step),
-                         interpolation=cv2.INTER_LINEAR)
+        big = cv2.resize(
+            field, (coarse.width * step, coarse.height * step), interpolation=cv2.INTER_LINEAR
+        )
         ox, oy = self.left - coarse.left * step, self.top - coarse.top * step
-        return np.ascontiguousarray(big[oy:oy + self.height, ox:ox + self.width])
+        return np.ascontiguousarray(big[oy : oy + self.height, ox : ox + self.width])
 
 
 def _hash01(key: int, ix: npt.NDArray[np.int64], iy: npt.NDArray[np.int64]) -> Gray:
@@ -84,8 +99,11 @@ def _hash01(key: int, ix: npt.NDArray[np.int64], iy: npt.NDArray[np.int64]) -> G
     Hashing, unlike drawing from a generator, gives any window of an endless lattice without
     producing the rest, and the same point always gets the same value.
     """
-    h = (ix.astype(np.uint64) * np.uint64(0x9E3779B97F4A7C15)) ^ (
-        iy.astype(np.uint64) * np.uint64(0xC2B2AE3D27D4EB4F)) ^ np.uint64(key)
+    h = (
+        (ix.astype(np.uint64) * np.uint64(0x9E3779B97F4A7C15))
+        ^ (iy.astype(np.uint64) * np.uint64(0xC2B2AE3D27D4EB4F))
+        ^ np.uint64(key)
+    )
     h ^= h >> np.uint64(30)
     h *= np.uint64(0xBF58476D1CE4E5B9)
     h ^= h >> np.uint64(27)
@@ -109,16 +127,19 @@ def _lattice_field(canvas: Canvas, key: int, cell_x: int, cell_y: int) -> Gray:
     j1 = math.ceil((canvas.top + canvas.height) / cell_y) + 2
     ix = np.arange(i0, i1, dtype=np.int64)[None, :]
     iy = np.arange(j0, j1, dtype=np.int64)[:, None]
-    lattice = _hash01(key, np.broadcast_to(ix, (j1 - j0, i1 - i0)),
-                      np.broadcast_to(iy, (j1 - j0, i1 - i0)))
-    big = cv2.resize(lattice, ((i1 - i0) * cell_x, (j1 - j0) * cell_y),
-                     interpolation=cv2.INTER_CUBIC)
+    lattice = _hash01(
+        key, np.broadcast_to(ix, (j1 - j0, i1 - i0)), np.broadcast_to(iy, (j1 - j0, i1 - i0))
+    )
+    big = cv2.resize(
+        lattice, ((i1 - i0) * cell_x, (j1 - j0) * cell_y), interpolation=cv2.INTER_CUBIC
+    )
     off_x, off_y = canvas.left - i0 * cell_x, canvas.top - j0 * cell_y
-    return np.ascontiguousarray(big[off_y:off_y + canvas.height, off_x:off_x + canvas.width])
+    return np.ascontiguousarray(big[off_y : off_y + canvas.height, off_x : off_x + canvas.width])
 
 
-def fbm(canvas: Canvas, name: str, cell: float, octaves: int = 4, aspect: float = 1.0,
-        step: int = 1) -> Gray:
+def fbm(
+    canvas: Canvas, name: str, cell: float, octaves: int = 4, aspect: float = 1.0, step: int = 1
+) -> Gray:
     """Fractal noise in about [0, 1]: octaves of lattice noise, each half the size of the last.
 
     `cell` is the largest feature size in world pixels; `aspect` > 1 stretches features
@@ -141,8 +162,9 @@ def fbm(canvas: Canvas, name: str, cell: float, octaves: int = 4, aspect: float 
     return total
 
 
-def profile(canvas: Canvas, name: str, cell: float, octaves: int = 4,
-            sharp: bool = False) -> npt.NDArray[np.float32]:
+def profile(
+    canvas: Canvas, name: str, cell: float, octaves: int = 4, sharp: bool = False
+) -> npt.NDArray[np.float32]:
     """A 1-D fractal noise in about [0, 1] per canvas column, for ridges and skylines.
 
     `sharp` keeps linear interpolation between lattice points (jagged peaks); otherwise the

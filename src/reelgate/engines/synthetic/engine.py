@@ -51,7 +51,7 @@ class Renderer:
         """Frame `index` (0-based) as a fresh `(height, width, 3)` uint8 RGB array."""
         spec, finish = self.spec, self.finish
         out = np.zeros((spec.height, spec.width, 3), np.uint8)
-        content = out[finish.top:finish.bottom]
+        content = out[finish.top : finish.bottom]
         dx, dy = finish.weave(index)
         screen = Affine.translation(dx, dy - finish.top)
         backdrop = screen @ self.path.background(index)

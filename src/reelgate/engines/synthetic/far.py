@@ -28,15 +28,25 @@ from reelgate.engines.synthetic.prompt import Recipe, Setting, TimeOfDay
 Tops = npt.NDArray[np.float32]
 
 
-def paint_far(image: Image, canvas: Canvas, layout: Layout, palette: Palette,
-              recipe: Recipe) -> None:
+def paint_far(
+    image: Image, canvas: Canvas, layout: Layout, palette: Palette, recipe: Recipe
+) -> None:
     """Paint the horizon's far layers over the sky, back to front."""
-    wants_mountains = recipe.mountains or recipe.setting is Setting.SNOW or (
-        recipe.setting is Setting.MEADOW and canvas.rng("far").random() < 0.5
+    wants_mountains = (
+        recipe.mountains
+        or recipe.setting is Setting.SNOW
+        or (recipe.setting is Setting.MEADOW and canvas.rng("far").random() < 0.5)
     )
     if wants_mountains:
-        _mountains(image, canvas, layout, palette, snowy=recipe.setting is Setting.SNOW
-                   or recipe.mountains and recipe.time is not TimeOfDay.SUNSET)
+        _mountains(
+            image,
+            canvas,
+            layout,
+            palette,
+            snowy=recipe.setting is Setting.SNOW
+            or recipe.mountains
+            and recipe.time is not TimeOfDay.SUNSET,
+        )
     if recipe.setting is Setting.CITY:
         _skyline(image, canvas, layout, palette, recipe.time)
     elif recipe.setting is Setting.DESERT:
@@ -49,8 +59,15 @@ def paint_far(image: Image, canvas: Canvas, layout: Layout, palette: Palette,
         _hills(image, canvas, layout, palette)
 
 
-def _fill(image: Image, canvas: Canvas, layout: Layout, tops: Tops,
-          color: tuple[float, float, float], texture: float = 0.0, name: str = "") -> None:
+def _fill(
+    image: Image,
+    canvas: Canvas,
+    layout: Layout,
+    tops: Tops,
+    color: tuple[float, float, float],
+    texture: float = 0.0,
+    name: str = "",
+) -> None:
     """Paint everything between the curve `tops` and a little below the horizon."""
     row0, row1 = rows_of(canvas, float(tops.min()) - 1, layout.horizon + layout.unit * 0.05)
     if row1 <= row0:
@@ -58,16 +75,16 @@ def _fill(image: Image, canvas: Canvas, layout: Layout, tops: Tops,
     cover = below(canvas, tops, row0, row1)
     band = image[row0:row1]
     if texture > 0:
-        grain = fbm(canvas.band(row0, row1), name, layout.unit * 0.08, octaves=4, aspect=1.5,
-                    step=2)
+        grain = fbm(
+            canvas.band(row0, row1), name, layout.unit * 0.08, octaves=4, aspect=1.5, step=2
+        )
         shade = (1 - texture) + 2 * texture * grain
         blend(band, np.asarray(color, np.float32) * shade[..., None], cover)
     else:
         blend(band, color, cover)
 
 
-def _mountains(image: Image, canvas: Canvas, layout: Layout, palette: Palette,
-               snowy: bool) -> None:
+def _mountains(image: Image, canvas: Canvas, layout: Layout, palette: Palette, snowy: bool) -> None:
     for depth, (base, amp, haze) in enumerate(((0.1, 0.34, 0.55), (0.03, 0.22, 0.28))):
         ridge = profile(canvas, f"ridge{depth}", layout.unit * 0.9, octaves=6, sharp=True)
         tops = layout.horizon - layout.unit * (base + amp * ridge)
@@ -78,12 +95,17 @@ def _mountains(image: Image, canvas: Canvas, layout: Layout, palette: Palette,
             row0, row1 = rows_of(canvas, float(tops.min()) - 1, snowline + layout.unit * 0.05)
             if row1 > row0:
                 ys = canvas.ys()[row0:row1, None]
-                wobble = fbm(canvas.band(row0, row1), f"snowline{depth}", layout.unit * 0.03,
-                             octaves=3)
+                wobble = fbm(
+                    canvas.band(row0, row1), f"snowline{depth}", layout.unit * 0.03, octaves=3
+                )
                 cap = below(canvas, tops, row0, row1) * smoothstep(
-                    0.0, 1.0, (snowline - ys) / (layout.unit * 0.03) + (wobble - 0.5) * 3.0)
-                blend(image[row0:row1], mix((240, 244, 252), palette.sky_horizon, haze * 0.5),
-                      cap * 0.9)
+                    0.0, 1.0, (snowline - ys) / (layout.unit * 0.03) + (wobble - 0.5) * 3.0
+                )
+                blend(
+                    image[row0:row1],
+                    mix((240, 244, 252), palette.sky_horizon, haze * 0.5),
+                    cap * 0.9,
+                )
 
 
 def _hills(image: Image, canvas: Canvas, layout: Layout, palette: Palette) -> None:
@@ -112,15 +134,23 @@ def _islands(image: Image, canvas: Canvas, layout: Layout, palette: Palette) -> 
 def _desert(image: Image, canvas: Canvas, layout: Layout, palette: Palette) -> None:
     mesa = profile(canvas, "mesas", layout.unit * 1.4, octaves=3)
     tops = layout.horizon - layout.unit * 0.13 * smoothstep(0.6, 0.64, mesa)
-    _fill(image, canvas, layout, tops, mix(palette.far, palette.sky_horizon, 0.45),
-          texture=0.1, name="mesa")
+    _fill(
+        image,
+        canvas,
+        layout,
+        tops,
+        mix(palette.far, palette.sky_horizon, 0.45),
+        texture=0.1,
+        name="mesa",
+    )
     dunes = profile(canvas, "dunes", layout.unit * 0.7, octaves=3)
     tops = layout.horizon - layout.unit * (0.01 + 0.05 * dunes)
     _fill(image, canvas, layout, tops, mix(palette.ground_far, palette.sky_horizon, 0.3))
 
 
-def _skyline(image: Image, canvas: Canvas, layout: Layout, palette: Palette,
-             time: TimeOfDay) -> None:
+def _skyline(
+    image: Image, canvas: Canvas, layout: Layout, palette: Palette, time: TimeOfDay
+) -> None:
     lit_share = {TimeOfDay.DAY: 0.0, TimeOfDay.SUNSET: 0.25, TimeOfDay.NIGHT: 0.4}[time]
     for depth, (tallest, haze) in enumerate(((0.55, 0.5), (0.38, 0.18))):
         rng = canvas.rng(f"skyline{depth}")
@@ -139,7 +169,7 @@ def _skyline(image: Image, canvas: Canvas, layout: Layout, palette: Palette,
             left, right = round(x - canvas.left), round(x + width - canvas.left)
             if right > 0 and left < canvas.width:
                 t0 = max(0, round(top - canvas.top))
-                cover[t0:, max(0, left):max(0, right)] = 1.0
+                cover[t0:, max(0, left) : max(0, right)] = 1.0
                 if depth == 1 and lit.any():
                     _windows(lights, canvas, x, top, pitch_x, pitch_y, lit)
             x += width + layout.unit * float(rng.uniform(0.0, 0.02))
@@ -151,12 +181,19 @@ def _skyline(image: Image, canvas: Canvas, layout: Layout, palette: Palette,
             blend(image[row0:row1], rgb(palette.windows), lights[row0:row1] * 0.9)
 
 
-def _windows(lights: npt.NDArray[np.float32], canvas: Canvas, x: float, top: float,
-             pitch_x: float, pitch_y: float, lit: npt.NDArray[np.bool_]) -> None:
+def _windows(
+    lights: npt.NDArray[np.float32],
+    canvas: Canvas,
+    x: float,
+    top: float,
+    pitch_x: float,
+    pitch_y: float,
+    lit: npt.NDArray[np.bool_],
+) -> None:
     rows, cols = np.nonzero(lit)
     for row, col in zip(rows.tolist(), cols.tolist(), strict=True):
         wx = round(x + pitch_x * (col + 0.5) - canvas.left)
         wy = round(top + pitch_y * (row + 0.6) - canvas.top)
         w, h = max(1, round(pitch_x * 0.45)), max(1, round(pitch_y * 0.45))
         if 0 <= wx < canvas.width and 0 <= wy < canvas.height:
-            lights[wy:wy + h, wx:wx + w] = 1.0
+            lights[wy : wy + h, wx : wx + w] = 1.0

@@ -23,15 +23,27 @@ Frame = npt.NDArray[np.uint8]
 
 PRESETS = ("none", "cinematic", "anime", "noir", "vintage", "vivid")
 _HINTS = (  # checked in order: "film noir" is noir before it is film
-    ("noir", ("noir", "black and white", "black & white", "b&w", "monochrome", "grayscale",
-              "greyscale", "blanco y negro", "黑白")),
-    ("anime", ("anime", "cartoon", "manga", "ghibli", "cel", "comic", "animación", "动漫",
-               "卡通")),
-    ("vintage", ("vintage", "retro", "sepia", "old film", "70s", "80s", "nostalg", "antiguo",
-                 "复古")),
+    (
+        "noir",
+        (
+            "noir",
+            "black and white",
+            "black & white",
+            "b&w",
+            "monochrome",
+            "grayscale",
+            "greyscale",
+            "blanco y negro",
+            "黑白",
+        ),
+    ),
+    ("anime", ("anime", "cartoon", "manga", "ghibli", "cel", "comic", "animación", "动漫", "卡通")),
+    (
+        "vintage",
+        ("vintage", "retro", "sepia", "old film", "70s", "80s", "nostalg", "antiguo", "复古"),
+    ),
     ("cinematic", ("cinematic", "film", "movie", "cinema", "epic", "cine", "电影")),
-    ("vivid", ("vivid", "vibrant", "colorful", "colourful", "saturated", "neon", "vivo",
-               "鲜艳")),
+    ("vivid", ("vivid", "vibrant", "colorful", "colourful", "saturated", "neon", "vivo", "鲜艳")),
 )
 LETTERBOX_RATIO = 2.39
 _LUMA = (0.299, 0.587, 0.114)
@@ -61,9 +73,13 @@ class Look:
         return top, top + visible
 
 
-def _affine_color(saturation: float, contrast: float, gains: tuple[float, float, float] = (1, 1, 1),
-                  lift: tuple[float, float, float] = (0, 0, 0), fade: tuple[float, float] = (0, 1),
-                  ) -> npt.NDArray[np.float64]:
+def _affine_color(
+    saturation: float,
+    contrast: float,
+    gains: tuple[float, float, float] = (1, 1, 1),
+    lift: tuple[float, float, float] = (0, 0, 0),
+    fade: tuple[float, float] = (0, 1),
+) -> npt.NDArray[np.float64]:
     """A 3x4 colour matrix for `cv2.transform`: saturation about luma, contrast about mid-grey,
     per-channel gains and lifts, then a fade `(floor, range)`, all on 0..255 values."""
     luma = np.tile(np.asarray(_LUMA), (3, 1))
@@ -95,11 +111,13 @@ class Grade:
         if look.name == "cinematic":
             teal, orange = (-0.07, 0.015, 0.06), (0.08, 0.01, -0.07)
             self._matrix = _affine_color(0.88, 1.12)
-            self._lut = _curves(lambda x, c: (x + teal[c] * (1 - x) ** 2
-                                              + orange[c] * x**2) * tint[c])
+            self._lut = _curves(
+                lambda x, c: (x + teal[c] * (1 - x) ** 2 + orange[c] * x**2) * tint[c]
+            )
         elif look.name == "vintage":
-            self._matrix = _affine_color(0.65, 1.0, gains=(1.08, 1.0, 0.82),
-                                         lift=(0.03, 0.02, 0.05), fade=(0.09, 0.82))
+            self._matrix = _affine_color(
+                0.65, 1.0, gains=(1.08, 1.0, 0.82), lift=(0.03, 0.02, 0.05), fade=(0.09, 0.82)
+            )
         elif look.name == "vivid":
             self._matrix = _affine_color(1.5, 1.08)
         elif look.name == "noir":
@@ -115,8 +133,9 @@ class Grade:
         if self._lut is None and tint != (1.0, 1.0, 1.0) and look.name != "noir":
             self._lut = _curves(lambda x, c: x * tint[c])
 
-    def __call__(self, image: Frame, alpha: npt.NDArray[np.uint8] | None = None,
-                 spatial: bool = True) -> Frame:
+    def __call__(
+        self, image: Frame, alpha: npt.NDArray[np.uint8] | None = None, spatial: bool = True
+    ) -> Frame:
         """The graded copy of an RGB image.
 
         `alpha` marks a sprite's outline for anime's ink; `spatial=False` grades loose colours
@@ -156,13 +175,19 @@ def _anime(image: Frame, alpha: npt.NDArray[np.uint8] | None) -> Frame:
 def resolve_look(style: str) -> Look:
     """The look for a style name: a preset (case-insensitive) or a hint (never an error)."""
     text = " ".join(style.lower().split())
-    name = text if text in PRESETS else next(
-        (preset for preset, words in _HINTS if any(w in text for w in words)), None)
+    name = (
+        text
+        if text in PRESETS
+        else next((preset for preset, words in _HINTS if any(w in text for w in words)), None)
+    )
     tint = (1.0, 1.0, 1.0)
     if name is None:
         digest = hashlib.sha256(text.encode()).digest()
-        tint = (0.92 + 0.16 * digest[0] / 255, 0.92 + 0.16 * digest[1] / 255,
-                0.92 + 0.16 * digest[2] / 255)
+        tint = (
+            0.92 + 0.16 * digest[0] / 255,
+            0.92 + 0.16 * digest[1] / 255,
+            0.92 + 0.16 * digest[2] / 255,
+        )
         name = "none"
     return {
         "cinematic": Look("cinematic", tint, letterbox=True, grain=2.5, vignette=0.18),
@@ -214,5 +239,5 @@ class Finish:
             oy, ox = (int(v) for v in self._offsets[frame])
             rows, cols = content.shape[:2]
             lift, drop = self._grain
-            cv2.add(content, lift[oy:oy + rows, ox:ox + cols], dst=content)
-            cv2.subtract(content, drop[oy:oy + rows, ox:ox + cols], dst=content)
+            cv2.add(content, lift[oy : oy + rows, ox : ox + cols], dst=content)
+            cv2.subtract(content, drop[oy : oy + rows, ox : ox + cols], dst=content)

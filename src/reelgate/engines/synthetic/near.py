@@ -32,13 +32,17 @@ from reelgate.engines.synthetic.sky import Glints
 Mask = npt.NDArray[np.uint8]
 
 
-def paint_near(image: Image, canvas: Canvas, layout: Layout, palette: Palette,
-               recipe: Recipe) -> Glints:
+def paint_near(
+    image: Image, canvas: Canvas, layout: Layout, palette: Palette, recipe: Recipe
+) -> Glints:
     """Paint the ground and what stands on it; return the sparkles on any water."""
     glints = Glints.none()
     if recipe.setting is Setting.OCEAN:
-        shore = None if recipe.subject is Subject.BOAT else (
-            layout.horizon + 0.55 * (layout.ground - layout.horizon))
+        shore = (
+            None
+            if recipe.subject is Subject.BOAT
+            else (layout.horizon + 0.55 * (layout.ground - layout.horizon))
+        )
         glints = _sea(image, canvas, layout, palette, shore)
         if shore is not None:
             _ground(image, canvas, layout, palette, shore, texture_cell=0.04)
@@ -60,8 +64,14 @@ def paint_near(image: Image, canvas: Canvas, layout: Layout, palette: Palette,
     return glints
 
 
-def _ground(image: Image, canvas: Canvas, layout: Layout, palette: Palette,
-            tops: npt.NDArray[np.float32] | float, texture_cell: float) -> None:
+def _ground(
+    image: Image,
+    canvas: Canvas,
+    layout: Layout,
+    palette: Palette,
+    tops: npt.NDArray[np.float32] | float,
+    texture_cell: float,
+) -> None:
     curve = np.broadcast_to(np.asarray(tops, np.float32), (canvas.width,))
     row0, row1 = rows_of(canvas, float(curve.min()) - 1, canvas.top + canvas.height)
     if row1 <= row0:
@@ -78,15 +88,16 @@ def _ground(image: Image, canvas: Canvas, layout: Layout, palette: Palette,
     blend(image[row0:row1], color, below(canvas, curve, row0, row1))
 
 
-def _sea(image: Image, canvas: Canvas, layout: Layout, palette: Palette,
-         shore: float | None) -> Glints:
+def _sea(
+    image: Image, canvas: Canvas, layout: Layout, palette: Palette, shore: float | None
+) -> Glints:
     row0, row1 = rows_of(canvas, layout.horizon - 1, canvas.top + canvas.height)
     if row1 > row0:
         ys = canvas.ys()[row0:row1]
         depth = np.clip((ys - layout.horizon) / (layout.view_bottom - layout.horizon), 0, 1)
         far = np.asarray(mix(palette.water, palette.sky_horizon, 0.45))
         near = np.asarray(rgb(palette.water)) * 0.8
-        column = (far * (1 - depth[:, None] ** 0.5) + near * depth[:, None] ** 0.5)
+        column = far * (1 - depth[:, None] ** 0.5) + near * depth[:, None] ** 0.5
         waves = fbm(canvas.band(row0, row1), "waves", layout.unit * 0.04, octaves=4, aspect=7.0)
         color = column.astype(np.float32)[:, None, :] * (0.82 + 0.36 * waves)[..., None]
         xs = canvas.xs()
@@ -94,8 +105,9 @@ def _sea(image: Image, canvas: Canvas, layout: Layout, palette: Palette,
         column_light = np.exp(-(((xs[None, :] - layout.light_x) / spread) ** 2))
         sparkle = column_light * smoothstep(0.5, 0.75, waves) * 0.8
         color += np.asarray(rgb(palette.light), np.float32) * sparkle[..., None]
-        cover = np.clip(ys - layout.horizon + 0.5, 0, 1)[:, None] * np.ones((1, canvas.width),
-                                                                         np.float32)
+        cover = np.clip(ys - layout.horizon + 0.5, 0, 1)[:, None] * np.ones(
+            (1, canvas.width), np.float32
+        )
         blend(image[row0:row1], np.clip(color, 0, 1), cover)
         if shore is not None:
             foam = np.exp(-(((ys - shore) / (layout.unit * 0.006)) ** 2))[:, None]
@@ -107,11 +119,15 @@ def _sea(image: Image, canvas: Canvas, layout: Layout, palette: Palette,
     bottom = shore if shore is not None else layout.view_bottom + layout.unit
     count = int((x1 - x0) / layout.unit * 60)
     xs_g = rng.normal(layout.light_x, layout.unit * 0.15, count).astype(np.float32)
-    ys_g = (layout.horizon + (bottom - layout.horizon) * rng.random(count) ** 1.5)
+    ys_g = layout.horizon + (bottom - layout.horizon) * rng.random(count) ** 1.5
     colors = np.tile(np.asarray(rgb(palette.light), np.float32), (count, 1)) * 0.9
-    return Glints(xs_g, ys_g.astype(np.float32), colors,
-                  rng.uniform(0, 2 * math.pi, count).astype(np.float32),
-                  rng.uniform(3.0, 8.0, count).astype(np.float32))
+    return Glints(
+        xs_g,
+        ys_g.astype(np.float32),
+        colors,
+        rng.uniform(0, 2 * math.pi, count).astype(np.float32),
+        rng.uniform(3.0, 8.0, count).astype(np.float32),
+    )
 
 
 def _ripples(image: Image, canvas: Canvas, layout: Layout) -> None:
@@ -124,12 +140,16 @@ def _ripples(image: Image, canvas: Canvas, layout: Layout) -> None:
     image[row0:row1] *= (1.0 + 0.05 * wave)[..., None]
 
 
-def _street(image: Image, canvas: Canvas, layout: Layout, palette: Palette,
-            time: TimeOfDay) -> None:
+def _street(
+    image: Image, canvas: Canvas, layout: Layout, palette: Palette, time: TimeOfDay
+) -> None:
     walk_bottom = layout.horizon + 0.3 * (layout.ground - layout.horizon)
     row0, row1 = rows_of(canvas, layout.horizon, walk_bottom)
-    blend(image[row0:row1], mix(palette.ground_detail, palette.ground_far, 0.3),
-          np.full((row1 - row0, canvas.width), 0.7, np.float32))
+    blend(
+        image[row0:row1],
+        mix(palette.ground_detail, palette.ground_far, 0.3),
+        np.full((row1 - row0, canvas.width), 0.7, np.float32),
+    )
     curb0, curb1 = rows_of(canvas, walk_bottom, walk_bottom + layout.unit * 0.006)
     image[curb0:curb1] *= 0.6
     lane = layout.ground + 0.45 * (layout.view_bottom - layout.ground)
@@ -150,13 +170,29 @@ def _street(image: Image, canvas: Canvas, layout: Layout, palette: Palette,
     for x in np.arange(math.floor(x0 / spacing) * spacing + spacing * 0.3, x1, spacing):
         cx = round(x - canvas.left)
         if -layout.unit < cx < canvas.width + layout.unit:
-            base, top = round(walk_bottom - canvas.top - 2), round(walk_bottom - height - canvas.top)
-            cv2.line(poles, (cx, base), (cx, top), 255, max(1, round(layout.unit * 0.006)),
-                     cv2.LINE_AA)
-            cv2.line(poles, (cx, top), (cx + round(height * 0.15), top), 255,
-                     max(1, round(layout.unit * 0.005)), cv2.LINE_AA)
-            cv2.circle(lamps, (cx + round(height * 0.15), top + 3), max(2, round(height * 0.03)),
-                       1.0, -1, cv2.LINE_AA)
+            base, top = (
+                round(walk_bottom - canvas.top - 2),
+                round(walk_bottom - height - canvas.top),
+            )
+            cv2.line(
+                poles, (cx, base), (cx, top), 255, max(1, round(layout.unit * 0.006)), cv2.LINE_AA
+            )
+            cv2.line(
+                poles,
+                (cx, top),
+                (cx + round(height * 0.15), top),
+                255,
+                max(1, round(layout.unit * 0.005)),
+                cv2.LINE_AA,
+            )
+            cv2.circle(
+                lamps,
+                (cx + round(height * 0.15), top + 3),
+                max(2, round(height * 0.03)),
+                1.0,
+                -1,
+                cv2.LINE_AA,
+            )
     blend(image, (0.12, 0.12, 0.14), poles.astype(np.float32) * (1 / 255))
     if time is not TimeOfDay.DAY:
         glow = cv2.GaussianBlur(lamps, (0, 0), layout.unit * 0.03) * 6.0
@@ -164,8 +200,15 @@ def _street(image: Image, canvas: Canvas, layout: Layout, palette: Palette,
         blend(image, rgb(palette.windows), lamps)
 
 
-def _plants(image: Image, canvas: Canvas, layout: Layout, palette: Palette, kind: str,
-            count_per_frame: float, snowy: bool = False) -> None:
+def _plants(
+    image: Image,
+    canvas: Canvas,
+    layout: Layout,
+    palette: Palette,
+    kind: str,
+    count_per_frame: float,
+    snowy: bool = False,
+) -> None:
     """Scatter plants between the horizon and the bottom of the view, far ones first."""
     rng = canvas.rng(kind)
     x0, x1 = canvas.world_x_range()
@@ -183,7 +226,8 @@ def _plants(image: Image, canvas: Canvas, layout: Layout, palette: Palette, kind
             base = layout.horizon + depth * (layout.view_bottom - layout.horizon) * 1.1
             scale = layout.unit * (0.06 + 0.5 * depth) * size
             if abs(x - layout.subject_x) < layout.unit * 0.22 + scale * 0.3 and (
-                    base > layout.horizon + 0.25 * (layout.ground - layout.horizon)):
+                base > layout.horizon + 0.25 * (layout.ground - layout.horizon)
+            ):
                 continue  # keep a clearing around the subject
             cx, cy = x - canvas.left, base - canvas.top
             if -scale < cx < canvas.width + scale and -scale < cy < canvas.height + scale * 2:
@@ -192,18 +236,23 @@ def _plants(image: Image, canvas: Canvas, layout: Layout, palette: Palette, kind
             color = mix(palette.foliage, palette.sky_horizon, haze)
             blend(image, color, mask.astype(np.float32) * (1 / 255))
         if snowy and snow.any():
-            blend(image, mix((240, 244, 252), palette.sky_horizon, haze),
-                  snow.astype(np.float32) * (0.9 / 255))
+            blend(
+                image,
+                mix((240, 244, 252), palette.sky_horizon, haze),
+                snow.astype(np.float32) * (0.9 / 255),
+            )
 
 
 def _draw_plant(mask: Mask, snow: Mask, kind: str, cx: float, cy: float, scale: float) -> None:
     def pts(points: list[tuple[float, float]]) -> npt.NDArray[np.int32]:
-        return np.asarray([[round(cx + px * scale), round(cy - py * scale)] for px, py in points],
-                          np.int32)
+        return np.asarray(
+            [[round(cx + px * scale), round(cy - py * scale)] for px, py in points], np.int32
+        )
 
     if kind == "pine":
-        cv2.fillPoly(mask, [pts([(-0.03, 0), (0.03, 0), (0.03, 0.2), (-0.03, 0.2)])], 255,
-                     cv2.LINE_AA)
+        cv2.fillPoly(
+            mask, [pts([(-0.03, 0), (0.03, 0), (0.03, 0.2), (-0.03, 0.2)])], 255, cv2.LINE_AA
+        )
         for width, y0, y1 in ((0.28, 0.12, 0.6), (0.22, 0.4, 0.85), (0.15, 0.65, 1.05)):
             cv2.fillPoly(mask, [pts([(-width, y0), (width, y0), (0, y1)])], 255, cv2.LINE_AA)
             cap = y1 - (y1 - y0) * 0.35
@@ -211,17 +260,32 @@ def _draw_plant(mask: Mask, snow: Mask, kind: str, cx: float, cy: float, scale: 
             cv2.fillPoly(snow, [tip], 255, cv2.LINE_AA)
     elif kind == "cactus":
         arm = 0.05
-        for poly in ([(-arm, 0), (arm, 0), (arm, 0.7), (-arm, 0.7)],
-                     [(-0.2, 0.3), (-0.2 + arm * 1.6, 0.3), (-0.2 + arm * 1.6, 0.55), (-0.2, 0.55)],
-                     [(-0.2, 0.3), (0, 0.3), (0, 0.36), (-0.2, 0.36)],
-                     [(0.12, 0.4), (0.12 + arm * 1.6, 0.4), (0.12 + arm * 1.6, 0.62), (0.12, 0.62)],
-                     [(0, 0.4), (0.2, 0.4), (0.2, 0.46), (0, 0.46)]):
+        for poly in (
+            [(-arm, 0), (arm, 0), (arm, 0.7), (-arm, 0.7)],
+            [(-0.2, 0.3), (-0.2 + arm * 1.6, 0.3), (-0.2 + arm * 1.6, 0.55), (-0.2, 0.55)],
+            [(-0.2, 0.3), (0, 0.3), (0, 0.36), (-0.2, 0.36)],
+            [(0.12, 0.4), (0.12 + arm * 1.6, 0.4), (0.12 + arm * 1.6, 0.62), (0.12, 0.62)],
+            [(0, 0.4), (0.2, 0.4), (0.2, 0.46), (0, 0.46)],
+        ):
             cv2.fillPoly(mask, [pts(poly)], 255, cv2.LINE_AA)
-        cv2.circle(mask, (round(cx), round(cy - 0.7 * scale)), max(1, round(arm * scale)), 255,
-                   -1, cv2.LINE_AA)
+        cv2.circle(
+            mask,
+            (round(cx), round(cy - 0.7 * scale)),
+            max(1, round(arm * scale)),
+            255,
+            -1,
+            cv2.LINE_AA,
+        )
     else:
-        cv2.fillPoly(mask, [pts([(-0.04, 0), (0.04, 0), (0.03, 0.45), (-0.03, 0.45)])], 255,
-                     cv2.LINE_AA)
+        cv2.fillPoly(
+            mask, [pts([(-0.04, 0), (0.04, 0), (0.03, 0.45), (-0.03, 0.45)])], 255, cv2.LINE_AA
+        )
         for dx, dy, r in ((0, 0.62, 0.26), (-0.16, 0.5, 0.18), (0.17, 0.52, 0.19)):
-            cv2.circle(mask, (round(cx + dx * scale), round(cy - dy * scale)),
-                       max(1, round(r * scale)), 255, -1, cv2.LINE_AA)
+            cv2.circle(
+                mask,
+                (round(cx + dx * scale), round(cy - dy * scale)),
+                max(1, round(r * scale)),
+                255,
+                -1,
+                cv2.LINE_AA,
+            )

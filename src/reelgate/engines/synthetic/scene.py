@@ -58,14 +58,19 @@ def canvas_box(path: CameraPath, frames: int, pad: float) -> Box:
     if excess > 1:
         keep = 1 / math.sqrt(excess)
         cx, cy = w / 2, h / 2
-        need = Box(cx + (need.left - cx) * keep, cy + (need.top - cy) * keep,
-                   cx + (need.right - cx) * keep, cy + (need.bottom - cy) * keep)
+        need = Box(
+            cx + (need.left - cx) * keep,
+            cy + (need.top - cy) * keep,
+            cx + (need.right - cx) * keep,
+            cy + (need.bottom - cy) * keep,
+        )
     span = WORLD_SPAN - 0.25
     return need.intersect(Box(-span * w, -span * h, (1 + span) * w, (1 + span) * h))
 
 
-def build_scene(spec: GenerationSpec, look: Look, path: CameraPath, view: tuple[int, int],
-                pad: float = 4.0) -> Scene:
+def build_scene(
+    spec: GenerationSpec, look: Look, path: CameraPath, view: tuple[int, int], pad: float = 4.0
+) -> Scene:
     """Paint and grade the scene for a clip; `view` is the first and last+1 visible row."""
     recipe = read_prompt(spec.prompt)
     palette = palette_for(recipe)
@@ -96,8 +101,11 @@ def build_scene(spec: GenerationSpec, look: Look, path: CameraPath, view: tuple[
     sprite = replace(sprite, rgba=np.dstack([premultiplied, alpha]))
     if look.name == "anime":  # flat colour has no sparkle
         glints = Glints.none()
-    colors = grade(_to_bytes(glints.colors[None]), spatial=False)[0] if glints.xs.size else (
-        np.zeros((0, 3), np.uint8))
+    colors = (
+        grade(_to_bytes(glints.colors[None]), spatial=False)[0]
+        if glints.xs.size
+        else (np.zeros((0, 3), np.uint8))
+    )
     return Scene(
         recipe=recipe,
         canvas=canvas,

@@ -102,8 +102,7 @@ def _clouds(canvas: Canvas, layout: Layout, palette: Palette, sky: Image) -> Non
     row1 = rows_of(canvas, canvas.top, layout.horizon)[1]
     if row1 == 0:
         return
-    density = fbm(canvas.band(0, row1), "clouds", layout.unit * 0.22, octaves=5, aspect=3.0,
-                  step=2)
+    density = fbm(canvas.band(0, row1), "clouds", layout.unit * 0.22, octaves=5, aspect=3.0, step=2)
     threshold = 0.62 - 0.25 * palette.cloud_cover
     cover = smoothstep(threshold, threshold + 0.14, density)
     # Clouds thin out towards the horizon, where they would be far away and hazy.
@@ -138,9 +137,11 @@ def _stars(canvas: Canvas, layout: Layout, sky: Image) -> Glints:
         dots = cv2.GaussianBlur(dots, (3, 3), 0.6) * 2.2
         np.maximum(sky[:row1], dots, out=sky[:row1])
 
-    bright = np.argsort(brightness)[-max(1, count // 12):]
+    bright = np.argsort(brightness)[-max(1, count // 12) :]
     return Glints(
-        xs[bright], ys[bright], np.minimum(colors[bright] * 1.3, 1.0),
+        xs[bright],
+        ys[bright],
+        np.minimum(colors[bright] * 1.3, 1.0),
         rng.uniform(0, 2 * np.pi, bright.size).astype(np.float32),
         rng.uniform(2.0, 6.0, bright.size).astype(np.float32),
     )

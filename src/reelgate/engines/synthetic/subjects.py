@@ -70,33 +70,50 @@ def _shapes(subject: Subject) -> list[Part]:
     m, d, li, g = Tone.MAIN, Tone.DARK, Tone.LIGHT, Tone.GLOW
     if subject is Subject.CAT:
         return [
-            Part(m, [(-0.15, 0.05), (-0.38, 0.06), (-0.5, 0.16), (-0.5, 0.3), (-0.42, 0.42)],
-                 width=0.09),
-            _circle(m, 0.0, 0.3, 0.29), _circle(m, 0.04, 0.45, 0.22),
+            Part(
+                m,
+                [(-0.15, 0.05), (-0.38, 0.06), (-0.5, 0.16), (-0.5, 0.3), (-0.42, 0.42)],
+                width=0.09,
+            ),
+            _circle(m, 0.0, 0.3, 0.29),
+            _circle(m, 0.04, 0.45, 0.22),
             _circle(m, 0.1, 0.72, 0.17),
             _poly(m, (0.0, 0.8), (0.04, 1.0), (0.13, 0.86)),
             _poly(m, (0.14, 0.86), (0.25, 1.0), (0.27, 0.78)),
-            _circle(Tone.EYES, 0.05, 0.74, 0.028), _circle(Tone.EYES, 0.16, 0.74, 0.028),
+            _circle(Tone.EYES, 0.05, 0.74, 0.028),
+            _circle(Tone.EYES, 0.16, 0.74, 0.028),
         ]
     if subject is Subject.DOG:
         legs = [_rect(d, x, 0.0, x + 0.07, 0.52) for x in (-0.36, -0.22, 0.18, 0.31)]
         return [
-            *legs, Part(m, [(-0.38, 0.62), (-0.52, 0.8), (-0.56, 0.95)], width=0.05),
-            _circle(m, -0.2, 0.56, 0.18), _circle(m, 0.2, 0.58, 0.19),
+            *legs,
+            Part(m, [(-0.38, 0.62), (-0.52, 0.8), (-0.56, 0.95)], width=0.05),
+            _circle(m, -0.2, 0.56, 0.18),
+            _circle(m, 0.2, 0.58, 0.19),
             _rect(m, -0.2, 0.4, 0.2, 0.75),
             _poly(m, (0.26, 0.62), (0.38, 0.6), (0.52, 0.86), (0.38, 0.92)),
-            _circle(m, 0.5, 0.86, 0.12), _rect(m, 0.5, 0.76, 0.7, 0.86),
+            _circle(m, 0.5, 0.86, 0.12),
+            _rect(m, 0.5, 0.76, 0.7, 0.86),
             _poly(d, (0.4, 0.96), (0.48, 0.95), (0.44, 0.74), (0.38, 0.78)),
         ]
     if subject is Subject.CAR:
         return [
-            _poly(m, (-1.3, 0.14), (1.3, 0.14), (1.32, 0.45), (1.15, 0.55), (-1.2, 0.58),
-                  (-1.32, 0.45)),
+            _poly(
+                m,
+                (-1.3, 0.14),
+                (1.3, 0.14),
+                (1.32, 0.45),
+                (1.15, 0.55),
+                (-1.2, 0.58),
+                (-1.32, 0.45),
+            ),
             _poly(m, (-0.78, 0.55), (0.55, 0.55), (0.28, 0.95), (-0.6, 0.95)),
             _poly(g, (-0.66, 0.6), (-0.17, 0.6), (-0.17, 0.88), (-0.54, 0.88)),
             _poly(g, (-0.08, 0.6), (0.43, 0.6), (0.24, 0.88), (-0.08, 0.88)),
-            _circle(d, -0.82, 0.2, 0.21), _circle(d, 0.82, 0.2, 0.21),
-            _circle(li, -0.82, 0.2, 0.08), _circle(li, 0.82, 0.2, 0.08),
+            _circle(d, -0.82, 0.2, 0.21),
+            _circle(d, 0.82, 0.2, 0.21),
+            _circle(li, -0.82, 0.2, 0.08),
+            _circle(li, 0.82, 0.2, 0.08),
             _rect(g, 1.2, 0.36, 1.3, 0.44),
         ]
     if subject is Subject.HOUSE:
@@ -105,7 +122,8 @@ def _shapes(subject: Subject) -> list[Part]:
             _rect(d, 0.2, 0.7, 0.3, 0.98),
             _poly(m, (-0.56, 0.58), (0.56, 0.58), (0.0, 1.0)),
             _rect(d, -0.08, 0.0, 0.08, 0.3),
-            _rect(g, -0.36, 0.3, -0.18, 0.46), _rect(g, 0.18, 0.3, 0.36, 0.46),
+            _rect(g, -0.36, 0.3, -0.18, 0.46),
+            _rect(g, 0.18, 0.3, 0.36, 0.46),
         ]
     if subject is Subject.BOAT:
         return [
@@ -119,21 +137,26 @@ def _shapes(subject: Subject) -> list[Part]:
         return [
             _poly(m, (-0.1, 0.05), (0.25, 0.05), (-0.25, 0.9), (-0.55, 1.0)),
             _poly(m, (-0.75, -0.02), (-0.35, 0.1), (-0.35, -0.1)),
-            _circle(m, -0.1, 0.0, 0.16), _circle(m, 0.15, 0.01, 0.15),
-            _circle(m, 0.38, 0.07, 0.12), _poly(d, (0.48, 0.1), (0.62, 0.05), (0.48, 0.02)),
+            _circle(m, -0.1, 0.0, 0.16),
+            _circle(m, 0.15, 0.01, 0.15),
+            _circle(m, 0.38, 0.07, 0.12),
+            _poly(d, (0.48, 0.1), (0.62, 0.05), (0.48, 0.02)),
             _poly(m, (-0.05, -0.02), (0.2, -0.02), (-0.1, -0.45), (-0.35, -0.5)),
         ]
     if subject is Subject.TREE:
         return [
             _poly(d, (-0.07, 0.0), (0.07, 0.0), (0.04, 0.52), (-0.04, 0.52)),
-            _circle(m, 0.0, 0.72, 0.28), _circle(m, -0.22, 0.58, 0.2),
-            _circle(m, 0.23, 0.6, 0.21), _circle(m, 0.02, 0.9, 0.17),
+            _circle(m, 0.0, 0.72, 0.28),
+            _circle(m, -0.22, 0.58, 0.2),
+            _circle(m, 0.23, 0.6, 0.21),
+            _circle(m, 0.02, 0.9, 0.17),
         ]
     return [
         _poly(d, (-0.09, 0.0), (-0.03, 0.0), (-0.01, 0.47), (-0.08, 0.47)),
         _poly(d, (0.03, 0.0), (0.09, 0.0), (0.08, 0.47), (0.01, 0.47)),
         _poly(m, (-0.1, 0.44), (0.1, 0.44), (0.125, 0.78), (-0.125, 0.78)),
-        _circle(m, -0.085, 0.76, 0.045), _circle(m, 0.085, 0.76, 0.045),
+        _circle(m, -0.085, 0.76, 0.045),
+        _circle(m, 0.085, 0.76, 0.045),
         _poly(m, (-0.13, 0.79), (-0.085, 0.79), (-0.13, 0.46), (-0.17, 0.47)),
         _poly(m, (0.085, 0.79), (0.13, 0.79), (0.17, 0.47), (0.13, 0.46)),
         _rect(d, -0.025, 0.76, 0.025, 0.82),
@@ -142,8 +165,14 @@ def _shapes(subject: Subject) -> list[Part]:
 
 
 _HEIGHT = {  # subject height in scene units (the visible picture's short side)
-    Subject.PERSON: 0.34, Subject.CAT: 0.16, Subject.DOG: 0.2, Subject.CAR: 0.17,
-    Subject.HOUSE: 0.42, Subject.BOAT: 0.34, Subject.BIRD: 0.05, Subject.TREE: 0.48,
+    Subject.PERSON: 0.34,
+    Subject.CAT: 0.16,
+    Subject.DOG: 0.2,
+    Subject.CAR: 0.17,
+    Subject.HOUSE: 0.42,
+    Subject.BOAT: 0.34,
+    Subject.BIRD: 0.05,
+    Subject.TREE: 0.48,
 }
 
 
@@ -192,16 +221,26 @@ def draw_subject(recipe: Recipe, palette: Palette, layout: Layout) -> Sprite:
         mask = np.zeros((size[1], size[0]), np.uint8)
         if part.radius < 0:  # an ellipse: centre and half-axes
             (cx, cy), (ax, ay) = part.points
-            cv2.ellipse(mask, px(cx, cy), (round(ax * scale), round(ay * scale)), 0, 0, 360,
-                        255, -1, cv2.LINE_AA)
+            cv2.ellipse(
+                mask,
+                px(cx, cy),
+                (round(ax * scale), round(ay * scale)),
+                0,
+                0,
+                360,
+                255,
+                -1,
+                cv2.LINE_AA,
+            )
         elif part.radius > 0:
             cv2.circle(mask, px(*part.points[0]), round(part.radius * scale), 255, -1, cv2.LINE_AA)
         elif part.width > 0:
             line = np.asarray([px(x, y) for x, y in part.points], np.int32)
             cv2.polylines(mask, [line], False, 255, max(1, round(part.width * scale)), cv2.LINE_AA)
         elif len(part.points) >= 3:
-            cv2.fillPoly(mask, [np.asarray([px(x, y) for x, y in part.points], np.int32)], 255,
-                         cv2.LINE_AA)
+            cv2.fillPoly(
+                mask, [np.asarray([px(x, y) for x, y in part.points], np.int32)], 255, cv2.LINE_AA
+            )
         cover = mask.astype(np.float32) * (1 / 255)
         opacity = 0.35 if part.tone is Tone.SHADOW else 1.0
         tone = np.asarray(tones[part.tone], np.float32) / 255.0
@@ -211,8 +250,9 @@ def draw_subject(recipe: Recipe, palette: Palette, layout: Layout) -> Sprite:
             body = np.maximum(body, cover)
     color = _shade(color, body, palette, layout, int(scale * 0.02) + 1)
     rgba = np.dstack([color, alpha[..., None]])
-    small = cv2.resize(rgba, (size[0] // _SUPERSAMPLE, size[1] // _SUPERSAMPLE),
-                       interpolation=cv2.INTER_AREA)
+    small = cv2.resize(
+        rgba, (size[0] // _SUPERSAMPLE, size[1] // _SUPERSAMPLE), interpolation=cv2.INTER_AREA
+    )
     foot_x, foot_y = px(0.0, 0.0)
     world_y = layout.ground
     if flying:
@@ -224,14 +264,23 @@ def draw_subject(recipe: Recipe, palette: Palette, layout: Layout) -> Sprite:
         world_x=layout.subject_x,
         world_y=world_y,
         bob=layout.unit * {Subject.BIRD: 0.012, Subject.BOAT: 0.004}.get(recipe.subject, 0.0015)
-        if recipe.subject not in (Subject.HOUSE, Subject.CAR, Subject.TREE) else 0.0,
-        rock=1.5 if recipe.subject is Subject.BOAT else 0.4 if recipe.subject is Subject.TREE
+        if recipe.subject not in (Subject.HOUSE, Subject.CAR, Subject.TREE)
+        else 0.0,
+        rock=1.5
+        if recipe.subject is Subject.BOAT
+        else 0.4
+        if recipe.subject is Subject.TREE
         else 0.0,
     )
 
 
-def _shade(color: npt.NDArray[np.float32], body: npt.NDArray[np.float32], palette: Palette,
-           layout: Layout, rim: int) -> npt.NDArray[np.float32]:
+def _shade(
+    color: npt.NDArray[np.float32],
+    body: npt.NDArray[np.float32],
+    palette: Palette,
+    layout: Layout,
+    rim: int,
+) -> npt.NDArray[np.float32]:
     """Light the silhouette a little from above and rim its edge on the side of the sun."""
     rows = np.linspace(1.12, 0.85, color.shape[0], dtype=np.float32)[:, None, None]
     lit = color * rows

@@ -1,0 +1,100 @@
+"""Idempotency keys: a retried create returns the task the first request made.
+
+A key is reserved (a row with no task yet) in its own short transaction, then bound to the task
+in the transaction that inserts the task, so the pair is stored atomically. A second request
+that finds the reservation unbound gets "in flight" (409); one with another body gets
+"mismatch" (422). A reservation whose request died before binding it (a crash between the two
+transactions) is taken over after `STALE_RESERVATION_SECONDS`, so a key is never stuck.
+Keys live `KEY_TTL_SECONDS` (24 h), as Stripe and the IETF draft suggest.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from enum import StrEnum
+
+import sqlalchemy as sa
+
+from reelgate.store.schema import idempotency_keys
+
+KEY_TTL_SECONDS = 24 * 3600.0
+STALE_RESERVATION_SECONDS = 60.0
+
+
+class Reservation(StrEnum):
+    NEW = "new"  # reserved for this request: create the task, then bind it
+    REPLAY = "replay"  # the first request made `task_id`: answer with that task
+    MISMATCH = "mismatch"  # same key, different body
+    IN_FLIGHT = "in_flight"  # the first request is still creating its task
+
+
+@dataclass(frozen=True, slots=True)
+class ReserveResult:
+    outcome: Reservation
+    task_id: str | None = None
+
+
+class IdempotencyRepo:
+    def __init__(self, engine: sa.Engine) -> None:
+        self._engine = engine
+
+    def reserve(self, owner_id: str, key: str, request_hash: str) -> ReserveResult:
+        try:
+            return self._reserve(owner_id, key, request_hash)
+        except sa.exc.IntegrityError:
+            # Another request inserted the same key between our read and our insert
+            # (PostgreSQL); its row is visible now.
+            return self._reserve(owner_id, key, request_hash)
+
+    def _reserve(self, owner_id: str, key: str, request_hash: str) -> ReserveResult:
+        now = time.time()
+        match = (idempotency_keys.c.owner_id == owner_id) & (idempotency_keys.c.key == key)
+        with self._engine.begin() as conn:
+            row = conn.execute(sa.select(idempotency_keys).where(match)).mappings().first()
+            if row is not None and row["created_at"] < now - KEY_TTL_SECONDS:
+                conn.execute(idempotency_keys.delete().where(match))
+                row = None
+            if row is None:
+                conn.execute(
+                    idempotency_keys.insert().values(
+                        owner_id=owner_id, key=key, request_hash=request_hash, created_at=now
+                    )
+                )
+                return ReserveResult(Reservation.NEW)
+            if row["request_hash"] != request_hash:
+                return ReserveResult(Reservation.MISMATCH)
+            if row["task_id"] is not None:
+                return ReserveResult(Reservation.REPLAY, row["task_id"])
+            if row["created_at"] < now - STALE_RESERVATION_SECONDS:
+                conn.execute(idempotency_keys.update().where(match).values(created_at=now))
+                return ReserveResult(Reservation.NEW)
+            return ReserveResult(Reservation.IN_FLIGHT)
+
+    def release(self, owner_id: str, key: str) -> None:
+        """Drop an unbound reservation (its request failed before making a task)."""
+        with self._engine.begin() as conn:
+            conn.execute(
+                idempotency_keys.delete().where(
+                    (idempotency_keys.c.owner_id == owner_id)
+                    & (idempotency_keys.c.key == key)
+                    & idempotency_keys.c.task_id.is_(None)
+                )
+            )
+
+    def purge_expired(self) -> int:
+        with self._engine.begin() as conn:
+            return conn.execute(
+                idempotency_keys.delete().where(
+                    idempotency_keys.c.created_at < time.time() - KEY_TTL_SECONDS
+                )
+            ).rowcount
+
+
+def bind_statement(owner_id: str, key: str, task_id: str) -> sa.Update:
+    """Bind a reservation to its task; run inside the task's insert transaction."""
+    return (
+        idempotency_keys.update()
+        .where((idempotency_keys.c.owner_id == owner_id) & (idempotency_keys.c.key == key))
+        .values(task_id=task_id)
+    )
