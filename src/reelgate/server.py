@@ -22,6 +22,7 @@ from reelgate.api.app import create_app
 from reelgate.api.cometapi import task_dto
 from reelgate.core.tasks import Task
 from reelgate.notifier.dispatcher import Dispatcher
+from reelgate.notifier.schedule import RETRY_DELAYS_SECONDS
 from reelgate.outbound import guarded_client
 from reelgate.runtime import Runtime
 from reelgate.settings import Settings
@@ -86,6 +87,7 @@ def build_serve_app(runtime: Runtime, workers: int) -> FastAPI:
                 client,
                 timeout_seconds=settings.webhook_timeout_seconds,
                 poll_seconds=settings.notifier_poll_seconds,
+                schedule=settings.retry_schedule() or RETRY_DELAYS_SECONDS,
             )
             pool.start()
             notifier = asyncio.create_task(dispatcher.run(stop))

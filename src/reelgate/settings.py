@@ -56,6 +56,23 @@ class Settings(BaseSettings):
 
     webhook_timeout_seconds: float = Field(default=15.0, gt=0, le=60)
     notifier_poll_seconds: float = Field(default=1.0, gt=0, le=60)
+    # Seconds before each delivery attempt, the first included; empty: the Standard Webhooks
+    # schedule (0, 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 14 h, 20 h, 24 h).
+    webhook_retry_schedule: str = ""
+
+    def retry_schedule(self) -> tuple[float, ...] | None:
+        """The operator's retry schedule, or None for the standard one."""
+        if not self.webhook_retry_schedule.strip():
+            return None
+        try:
+            delays = tuple(float(v) for v in self.webhook_retry_schedule.split(","))
+        except ValueError as exc:
+            raise SettingsError(
+                "REELGATE_WEBHOOK_RETRY_SCHEDULE must be comma-separated seconds"
+            ) from exc
+        if any(d < 0 or d != d for d in delays):
+            raise SettingsError("REELGATE_WEBHOOK_RETRY_SCHEDULE: delays must be >= 0")
+        return delays
 
     def validate_for_start(self) -> None:
         """Reject combinations that would misbehave at run time."""
@@ -66,6 +83,7 @@ class Settings(BaseSettings):
                 "a lease shorter than three heartbeats expires on a single slow beat"
             )
         self.outbound_allow_rules()  # raises on a malformed entry
+        self.retry_schedule()
 
     @property
     def resolved_database_url(self) -> str:

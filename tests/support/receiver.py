@@ -17,7 +17,7 @@ class Received:
 
 
 class Receiver:
-    def __init__(self, statuses: list[int] | None = None) -> None:
+    def __init__(self, statuses: list[int] | None = None, port: int = 0) -> None:
         self.requests: list[Received] = []
         self._statuses = list(statuses or [])
         self._lock = threading.Lock()
@@ -42,7 +42,7 @@ class Receiver:
             def log_message(self, format: str, *args: object) -> None:
                 return
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
         self.url = f"http://127.0.0.1:{self._server.server_address[1]}/hook"
 
     def wait_for(self, count: int, timeout: float = 30.0) -> list[Received]:

@@ -17,7 +17,7 @@ import httpx
 
 from reelgate.core.tasks import Task
 from reelgate.notifier.delivery import AttemptResult, Outcome, deliver
-from reelgate.notifier.schedule import next_delay
+from reelgate.notifier.schedule import RETRY_DELAYS_SECONDS, next_delay
 from reelgate.store.outbox import AttemptRecord, EventState, OutboxEvent, OutboxRepo
 from reelgate.store.tasks import TaskRepo
 
@@ -41,6 +41,7 @@ class Dispatcher:
         timeout_seconds: float,
         poll_seconds: float,
         rng: random.Random | None = None,
+        schedule: tuple[float, ...] = RETRY_DELAYS_SECONDS,
     ) -> None:
         self._outbox = outbox
         self._tasks = tasks
@@ -50,6 +51,7 @@ class Dispatcher:
         self._timeout_seconds = timeout_seconds
         self._poll_seconds = poll_seconds
         self._rng = rng or random.Random()
+        self._schedule = schedule
         self._wake = asyncio.Event()
 
     def wake(self) -> None:
@@ -121,7 +123,9 @@ class Dispatcher:
             return EventState.DELIVERED, None
         if result.outcome is Outcome.GONE:
             return EventState.FAILED, None
-        delay = next_delay(attempt, retry_after=result.retry_after_seconds, rng=self._rng)
+        delay = next_delay(
+            attempt, retry_after=result.retry_after_seconds, rng=self._rng, delays=self._schedule
+        )
         if delay is None:
             return EventState.FAILED, None
         return EventState.PENDING, time.time() + delay

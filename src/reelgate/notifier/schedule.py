@@ -54,17 +54,19 @@ def next_delay(
     *,
     retry_after: float | None = None,
     rng: random.Random,
+    delays: tuple[float, ...] = RETRY_DELAYS_SECONDS,
 ) -> float | None:
     """Seconds to wait before the next attempt, or None when the delivery has failed for good.
 
     `attempts_made` counts the attempts already sent for this event (0 before the first);
     `retry_after` is the receiver's `Retry-After` from the last reply, in seconds, if it sent one.
+    `delays` replaces the standard schedule (an operator's `REELGATE_WEBHOOK_RETRY_SCHEDULE`).
     """
     if attempts_made < 0:
         raise ValueError(f"attempts_made must be >= 0, got {attempts_made}")
-    if attempts_made >= MAX_ATTEMPTS:
+    if attempts_made >= len(delays):
         return None
-    scheduled = RETRY_DELAYS_SECONDS[attempts_made]
+    scheduled = delays[attempts_made]
     if scheduled > 0:
         scheduled *= rng.uniform(1 - JITTER_FRACTION, 1 + JITTER_FRACTION)
     if attempts_made > 0 and retry_after is not None and retry_after > scheduled:
