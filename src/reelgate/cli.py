@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+import time
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
@@ -33,6 +34,21 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)
     serve.add_argument("--log-level", default="info")
+
+    api = sub.add_parser("api", help="run the HTTP API only (workers run elsewhere)")
+    api.add_argument("--host", default="127.0.0.1")
+    api.add_argument("--port", type=int, default=8000)
+    api.add_argument("--log-level", default="info")
+
+    worker = sub.add_parser("worker", help="run workers only: claim and render tasks")
+    worker.add_argument("--models", default="", help="comma-separated models (default: all)")
+    worker.add_argument("--count", type=int, default=1, help="worker threads in this process")
+    worker.add_argument("--device", default="cpu", help="device label shown by `workers`")
+
+    workers = sub.add_parser("workers", help="list live workers")
+    workers.add_argument(
+        "--window", type=float, default=0.0, help="seconds of silence before a worker is dead"
+    )
 
     sub.add_parser("migrate", help="apply database migrations")
 
@@ -76,10 +92,29 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _run(args: argparse.Namespace, settings: Settings) -> int:
-    if args.command == "serve":
+    if args.command in ("serve", "api"):
         from reelgate.server import serve
 
-        serve(settings, args.host, args.port, args.log_level)
+        workers = None if args.command == "serve" else 0
+        serve(
+            settings,
+            args.host,
+            args.port,
+            workers=workers,
+            make_first_key=args.command == "serve",
+            log_level=args.log_level,
+        )
+        return 0
+    if args.command == "worker":
+        from reelgate.engines.registry import ModelRegistry
+        from reelgate.server import run_worker
+
+        models = [m.strip() for m in args.models.split(",") if m.strip()]
+        unknown = [m for m in models if not ModelRegistry.default().knows(m)]
+        if unknown:
+            print(f"reelgate: unknown models: {', '.join(unknown)}", file=sys.stderr)
+            return 2
+        run_worker(settings, models or None, max(1, args.count), args.device)
         return 0
     if args.command == "webhook-secret":
         print(webhook_secret(settings))
@@ -93,9 +128,26 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
         db.upgrade(store.engine) if store.engine.dialect.name == "sqlite" else db.check_current(
             store.engine
         )
+        if args.command == "workers":
+            return _workers(store, args.window or 3 * settings.heartbeat_seconds)
         return _keys(args, store)
     finally:
         store.close()
+
+
+def _workers(store: Store, window: float) -> int:
+    now = time.time()
+    live = store.workers.live(window)
+    if not live:
+        print("no live workers")
+        return 0
+    print("ID\tHOST\tPID\tDEVICE\tMODELS\tTASK\tLAST BEAT")
+    for w in live:
+        print(
+            f"{w.id}\t{w.hostname}\t{w.pid}\t{w.device}\t{','.join(w.models)}\t"
+            f"{w.current_task_id or '-'}\t{now - w.heartbeat_at:.1f}s ago"
+        )
+    return 0
 
 
 def _keys(args: argparse.Namespace, store: Store) -> int:

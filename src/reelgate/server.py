@@ -1,17 +1,22 @@
-"""`reelgate serve`: the API, in-process workers and the notifier in one process.
+"""The long-running processes: `serve` (everything in one), `api` (HTTP) and `worker`.
 
-Start-up order: settings are validated, the SQLite schema is brought up to date (PostgreSQL must
-be migrated explicitly with `reelgate migrate`), a first API key is made if none exists, then
-uvicorn serves the app while the workers and the notifier run beside it. On SIGTERM or SIGINT
-uvicorn stops accepting requests, then the lifespan hook stops the workers (grace period, then
-release) and the notifier.
+    serve   HTTP API + in-process workers + notifier + reaper + housekeeping
+    api     HTTP API + notifier + reaper + housekeeping (no rendering)
+    worker  workers + reaper (+ LISTEN/NOTIFY on PostgreSQL), no HTTP
+
+Start-up: settings are validated, SQLite is migrated in place (PostgreSQL must be migrated on
+purpose with `reelgate migrate`; a process refuses to start on a schema that is behind), a first
+API key is made if none exists (serve only). On SIGTERM/SIGINT the HTTP server stops accepting,
+then workers get their grace period, then are released, then the notifier flushes.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator
+import signal
+import threading
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 
 import orjson
@@ -27,6 +32,8 @@ from reelgate.outbound import guarded_client
 from reelgate.runtime import Runtime
 from reelgate.settings import Settings
 from reelgate.store import db
+from reelgate.worker.housekeeping import Housekeeper
+from reelgate.worker.listener import NotifyListener
 from reelgate.worker.pool import WorkerPool
 from reelgate.worker.runner import WorkerConfig
 
@@ -50,11 +57,10 @@ def ensure_first_key(runtime: Runtime) -> str | None:
     return key
 
 
-def build_serve_app(runtime: Runtime, workers: int) -> FastAPI:
-    """The API app with the worker pool and the notifier attached to its lifespan."""
+def build_pool(runtime: Runtime, count: int, device: str = "cpu") -> WorkerPool:
     settings = runtime.settings
-    pool = WorkerPool(
-        workers,
+    return WorkerPool(
+        count,
         runtime.store.tasks,
         runtime.blobs,
         runtime.registry,
@@ -66,6 +72,24 @@ def build_serve_app(runtime: Runtime, workers: int) -> FastAPI:
         ),
         max_attempts=settings.max_attempts,
         reap_seconds=settings.reap_seconds,
+        directory=runtime.store.workers,
+        device=device,
+    )
+
+
+def _listener(runtime: Runtime, pool: WorkerPool) -> NotifyListener | None:
+    if runtime.store.engine.dialect.name != "postgresql" or not pool.workers:
+        return None
+    return NotifyListener(runtime.settings.resolved_database_url, pool.wake)
+
+
+def build_http_app(runtime: Runtime, workers: int) -> FastAPI:
+    """The API app with workers (possibly none), notifier and housekeeping on its lifespan."""
+    settings = runtime.settings
+    pool = build_pool(runtime, workers)
+    listener = _listener(runtime, pool)
+    housekeeper = Housekeeper(
+        runtime.store, runtime.blobs, settings.retention_days, settings.sweep_seconds
     )
     runtime.service.on_created = pool.wake
     app = create_app(runtime)
@@ -90,11 +114,17 @@ def build_serve_app(runtime: Runtime, workers: int) -> FastAPI:
                 schedule=settings.retry_schedule() or RETRY_DELAYS_SECONDS,
             )
             pool.start()
+            if listener is not None:
+                listener.start()
+            housekeeper.start()
             notifier = asyncio.create_task(dispatcher.run(stop))
             try:
                 yield
             finally:
+                if listener is not None:
+                    await asyncio.to_thread(listener.stop)
                 await asyncio.to_thread(pool.stop, settings.shutdown_grace_seconds)
+                await asyncio.to_thread(housekeeper.stop)
                 await dispatcher.drain_once()
                 stop.set()
                 await notifier
@@ -104,18 +134,28 @@ def build_serve_app(runtime: Runtime, workers: int) -> FastAPI:
     return app
 
 
-def serve(settings: Settings, host: str, port: int, log_level: str = "info") -> None:
+def serve(
+    settings: Settings,
+    host: str,
+    port: int,
+    *,
+    workers: int | None = None,
+    make_first_key: bool = True,
+    log_level: str = "info",
+) -> None:
+    """Run the HTTP API (and, for `serve`, in-process workers) until SIGTERM/SIGINT."""
     public_url = f"http://{_url_host(host)}:{port}"
     runtime = Runtime.build(settings, public_url=public_url)
     prepare_database(runtime)
-    key = ensure_first_key(runtime)
-    if key is not None:
-        print(
-            "No API key was configured, so one was made. It is shown this once only; "
-            f"store it now:\n\n    {key}\n",
-            flush=True,
-        )
-    app = build_serve_app(runtime, settings.workers)
+    if make_first_key:
+        key = ensure_first_key(runtime)
+        if key is not None:
+            print(
+                "No API key was configured, so one was made. It is shown this once only; "
+                f"store it now:\n\n    {key}\n",
+                flush=True,
+            )
+    app = build_http_app(runtime, settings.workers if workers is None else workers)
     config = uvicorn.Config(
         app,
         host=host,
@@ -126,6 +166,34 @@ def serve(settings: Settings, host: str, port: int, log_level: str = "info") -> 
         timeout_graceful_shutdown=5,
     )
     uvicorn.Server(config).run()
+
+
+def run_worker(settings: Settings, models: Sequence[str] | None, count: int, device: str) -> None:
+    """Claim and render tasks of `models` (all by default) until SIGTERM/SIGINT."""
+    runtime = Runtime.build(settings, public_url=settings.public_url or "http://127.0.0.1")
+    prepare_database(runtime)
+    if models:
+        runtime.registry = runtime.registry.subset(models)
+    pool = build_pool(runtime, count, device)
+    listener = _listener(runtime, pool)
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    pool.start()
+    if listener is not None:
+        listener.start()
+    log.info(
+        "worker running %d worker(s) for models %s on %s",
+        count,
+        ", ".join(runtime.registry.names),
+        device,
+    )
+    stop.wait()
+    log.info("stopping: running tasks get %gs to finish", settings.shutdown_grace_seconds)
+    if listener is not None:
+        listener.stop()
+    pool.stop(settings.shutdown_grace_seconds)
+    runtime.store.close()
 
 
 def _url_host(host: str) -> str:

@@ -51,6 +51,10 @@ class Settings(BaseSettings):
     max_attempts: int = Field(default=3, ge=1, le=100)
     poll_seconds: float = Field(default=0.5, gt=0, le=60)
     reap_seconds: float = Field(default=5.0, gt=0)
+    # Outputs (video, poster) are deleted this many days after a task finishes; the task's
+    # record stays and says its output expired.
+    retention_days: float = Field(default=7.0, gt=0)
+    sweep_seconds: float = Field(default=300.0, gt=0)
     # On SIGTERM running tasks get this long to finish before they are handed back to the queue.
     shutdown_grace_seconds: float = Field(default=20.0, ge=0)
 

@@ -247,7 +247,7 @@ def task_dto(task: Task, runtime: Runtime) -> dict[str, Any]:
         fail_reason = inner["failure"]
     elif task.status is TaskStatus.CANCELLED:
         fail_reason = "cancelled"
-    return {
+    dto: dict[str, Any] = {
         "task_id": task.id,
         "action": task.action.value,
         "status": _WRAPPER_STATUS[task.status],
@@ -259,6 +259,9 @@ def task_dto(task: Task, runtime: Runtime) -> dict[str, Any]:
         "result_url": result_url,
         "data": inner,
     }
+    if task.outputs_expired:
+        dto["output_expired"] = True
+    return dto
 
 
 def build_router(runtime: Runtime) -> APIRouter:

@@ -9,7 +9,8 @@ from typing import Protocol
 
 class BlobStore(Protocol):
     def put_file(self, key: str, source: Path, content_type: str) -> None:
-        """Store `source` under `key`, replacing what was there."""
+        """Store `source` under `key`, replacing what was there. The store may take the file
+        over (move it), so the caller must not use `source` afterwards."""
 
     def local_path(self, key: str) -> Path | None:
         """A readable path for `key` when the store is local and the blob exists, else None."""

@@ -28,6 +28,13 @@ class LocalBlobStore:
     def put_file(self, key: str, source: Path, content_type: str) -> None:
         target = self._path(key)
         target.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            # Same file system (the default layout: work files and blobs share the data dir):
+            # a rename is atomic and copies nothing.
+            os.replace(source, target)
+            return
+        except OSError:
+            pass
         fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".incoming-")
         os.close(fd)
         try:

@@ -124,6 +124,7 @@ class Task:
     failure_code: str | None = None
     outputs: Outputs | None = None
     cancel_requested: bool = False
+    outputs_expired: bool = False  # the retention period passed and the files were deleted
 
     @property
     def percent(self) -> int:

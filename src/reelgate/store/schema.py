@@ -99,3 +99,17 @@ webhook_attempts = sa.Table(
     sa.Column("error", sa.Text),
 )
 sa.Index("ix_webhook_attempts_event", webhook_attempts.c.event_id)
+
+workers = sa.Table(
+    "workers",
+    metadata,
+    sa.Column("id", sa.String(96), primary_key=True),
+    sa.Column("hostname", sa.String(255), nullable=False),
+    sa.Column("pid", sa.Integer, nullable=False),
+    sa.Column("models", sa.JSON, nullable=False),
+    sa.Column("device", sa.String(64), nullable=False),
+    sa.Column("started_at", sa.Float, nullable=False),
+    sa.Column("heartbeat_at", sa.Float, nullable=False),
+    sa.Column("current_task_id", sa.String(36)),
+)
+sa.Index("ix_workers_heartbeat", workers.c.heartbeat_at)

@@ -9,6 +9,7 @@ from reelgate.store.idempotency import IdempotencyRepo
 from reelgate.store.keys import KeyRepo
 from reelgate.store.outbox import OutboxRepo
 from reelgate.store.tasks import TaskRepo
+from reelgate.store.workers import WorkerRepo
 
 
 class Store:
@@ -18,6 +19,7 @@ class Store:
         self.keys = KeyRepo(engine)
         self.outbox = OutboxRepo(engine)
         self.idempotency = IdempotencyRepo(engine)
+        self.workers = WorkerRepo(engine)
 
     @classmethod
     def open(cls, url: str) -> Store:

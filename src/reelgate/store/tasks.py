@@ -33,6 +33,7 @@ from reelgate.store.schema import tasks, webhook_events
 
 Clock = Callable[[], float]
 
+NOTIFY_CHANNEL = "reelgate_tasks"
 _RUNNING = TaskStatus.RUNNING.value
 _QUEUED = TaskStatus.QUEUED.value
 
@@ -103,6 +104,13 @@ class TaskRepo:
             )
             if idempotency_key is not None:
                 conn.execute(bind_statement(new.owner_id, idempotency_key, new.id))
+            if self._postgres:
+                # Delivered at commit: idle workers on any machine wake at once instead of
+                # waiting for their next poll.
+                conn.execute(
+                    sa.text("SELECT pg_notify(:channel, :model)"),
+                    {"channel": NOTIFY_CHANNEL, "model": new.spec.model},
+                )
         return Task(
             id=new.id,
             owner_id=new.owner_id,
@@ -277,6 +285,27 @@ class TaskRepo:
         return True
 
     # -- housekeeping --------------------------------------------------------------------------
+    def outputs_to_expire(self, finished_before: float, limit: int) -> list[str]:
+        """Ids of finished tasks older than the retention period whose files still exist."""
+        query = (
+            sa.select(tasks.c.id)
+            .where(
+                tasks.c.status.in_([s.value for s in TaskStatus if s.terminal])
+                & (tasks.c.finished_at < finished_before)
+                & tasks.c.outputs_expired_at.is_(None)
+            )
+            .order_by(tasks.c.finished_at)
+            .limit(limit)
+        )
+        with db.read(self._engine) as conn:
+            return [row[0] for row in conn.execute(query)]
+
+    def mark_outputs_expired(self, task_id: str) -> None:
+        with self._engine.begin() as conn:
+            conn.execute(
+                tasks.update().where(tasks.c.id == task_id).values(outputs_expired_at=self._clock())
+            )
+
     def reap_expired(self, max_attempts: int) -> tuple[int, int]:
         """Requeue running tasks whose lease expired; fail those out of attempts.
 
@@ -343,7 +372,8 @@ def _enqueue_event(
 
 def _to_task(row: sa.RowMapping) -> Task:
     outputs = None
-    if row["video_key"] and row["poster_key"]:
+    expired = row["outputs_expired_at"] is not None
+    if row["video_key"] and row["poster_key"] and not expired:
         outputs = Outputs(video_key=row["video_key"], poster_key=row["poster_key"])
     return Task(
         id=row["id"],
@@ -363,4 +393,5 @@ def _to_task(row: sa.RowMapping) -> Task:
         failure_code=row["failure_code"],
         outputs=outputs,
         cancel_requested=bool(row["cancel_requested"]),
+        outputs_expired=expired,
     )

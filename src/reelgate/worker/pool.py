@@ -1,4 +1,5 @@
-"""In-process workers for `reelgate serve`, plus the reaper that requeues expired leases.
+"""A process's workers, plus the threads that keep them honest: registration beats and the
+reaper that requeues expired leases.
 
 Stopping is two-phase: `stop` ends claiming at once; running tasks get `grace_seconds` to
 finish; then `abort` interrupts them between frames and they are released to the queue
@@ -18,6 +19,7 @@ import uuid
 from reelgate.blobs.base import BlobStore
 from reelgate.engines.registry import ModelRegistry
 from reelgate.store.tasks import TaskRepo
+from reelgate.store.workers import WorkerInfo, WorkerRepo
 from reelgate.worker.runner import Worker, WorkerConfig
 
 log = logging.getLogger(__name__)
@@ -34,14 +36,22 @@ class WorkerPool:
         *,
         max_attempts: int,
         reap_seconds: float,
+        directory: WorkerRepo | None = None,
+        device: str = "cpu",
     ) -> None:
         self._tasks = tasks
+        self._registry = registry
+        self._config = config
         self._max_attempts = max_attempts
         self._reap_seconds = reap_seconds
+        self._directory = directory
+        self._device = device
         self._stop = threading.Event()
         self._abort = threading.Event()
         self._wake = threading.Event()
-        base = f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
+        self._hostname = socket.gethostname()
+        self._started_at = time.time()
+        base = f"{self._hostname}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
         self.workers = [
             Worker(
                 f"{base}-{i}",
@@ -59,6 +69,8 @@ class WorkerPool:
             for w in self.workers
         ]
         self._threads.append(threading.Thread(target=self._reap, name="reaper", daemon=True))
+        if directory is not None and self.workers:
+            self._threads.append(threading.Thread(target=self._beat, name="beat", daemon=True))
 
     def start(self) -> None:
         for thread in self._threads:
@@ -78,6 +90,31 @@ class WorkerPool:
             if requeued or failed:
                 log.warning("reaper: %d expired tasks requeued, %d failed", requeued, failed)
 
+    def infos(self) -> list[WorkerInfo]:
+        return [
+            WorkerInfo(
+                id=w.worker_id,
+                hostname=self._hostname,
+                pid=os.getpid(),
+                models=self._registry.names,
+                device=self._device,
+                started_at=self._started_at,
+                heartbeat_at=time.time(),
+                current_task_id=w.current_task_id,
+            )
+            for w in self.workers
+        ]
+
+    def _beat(self) -> None:
+        assert self._directory is not None
+        while True:
+            try:
+                self._directory.beat(self.infos())
+            except Exception:
+                log.exception("worker registration beat failed")
+            if self._stop.wait(self._config.heartbeat_seconds):
+                return
+
     def stop(self, grace_seconds: float) -> None:
         self._stop.set()
         self._wake.set()
@@ -87,3 +124,8 @@ class WorkerPool:
         self._abort.set()
         for thread in self._threads:
             thread.join()
+        if self._directory is not None and self.workers:
+            try:
+                self._directory.remove([w.worker_id for w in self.workers])
+            except Exception:
+                log.exception("could not deregister workers")

@@ -92,6 +92,7 @@ class Worker:
         self._config = config
         self._wake = wake
         self._abort = abort
+        self.current_task_id: str | None = None
 
     def run(self, stop: threading.Event) -> None:
         """Claim and process tasks until `stop` is set."""
@@ -109,7 +110,11 @@ class Worker:
         claim = self._tasks.claim(self.worker_id, self._config.lease_seconds, self._registry.names)
         if claim is None:
             return False
-        self.process(claim)
+        self.current_task_id = claim.task.id
+        try:
+            self.process(claim)
+        finally:
+            self.current_task_id = None
         return True
 
     def process(self, claim: Claim) -> None:

@@ -9,10 +9,11 @@ from reelgate.blobs.local import LocalBlobStore
 
 def test_put_read_delete(tmp_path: Path) -> None:
     store = LocalBlobStore(tmp_path / "blobs")
-    source = tmp_path / "in.bin"
-    source.write_bytes(b"video")
-    store.put_file("tasks/t1/1/video.mp4", source, "video/mp4")
-    store.put_file("tasks/t1/1/poster.jpg", source, "image/jpeg")
+    for name in ("video.mp4", "poster.jpg"):
+        source = tmp_path / name
+        source.write_bytes(b"video")
+        store.put_file(f"tasks/t1/1/{name}", source, "video/mp4")
+        assert not source.exists()  # taken over, not copied
     path = store.local_path("tasks/t1/1/video.mp4")
     assert path is not None
     assert path.read_bytes() == b"video"

@@ -116,7 +116,7 @@ class Grade:
             )
         elif look.name == "vintage":
             self._matrix = _affine_color(
-                0.65, 1.0, gains=(1.08, 1.0, 0.82), lift=(0.03, 0.02, 0.05), fade=(0.09, 0.82)
+                0.7, 1.0, gains=(1.06, 1.0, 0.84), lift=(0.05, 0.03, 0.0), fade=(0.08, 0.84)
             )
         elif look.name == "vivid":
             self._matrix = _affine_color(1.5, 1.08)
@@ -159,10 +159,11 @@ def _anime(image: Frame, alpha: npt.NDArray[np.uint8] | None) -> Frame:
     smooth = cv2.medianBlur(image, 5)
     hsv = cv2.cvtColor(smooth, cv2.COLOR_RGB2HSV)
     levels = np.arange(256, dtype=np.float64)
-    value = np.clip(np.round(levels / 255 * 5) / 5 * 235 + 20, 0, 255).astype(np.uint8)
+    hue = (np.round(np.minimum(levels, 179) / 7.5) * 7.5 % 180).astype(np.uint8)  # 15° steps
     chroma = np.clip(np.round(levels * 1.3 / 255 * 4) / 4 * 255, 0, 255).astype(np.uint8)
-    hsv[..., 1] = cv2.LUT(hsv[..., 1], chroma)
-    hsv[..., 2] = cv2.LUT(hsv[..., 2], value)
+    value = np.clip(np.round(levels / 255 * 5) / 5 * 235 + 20, 0, 255).astype(np.uint8)
+    for channel, table in enumerate((hue, chroma, value)):
+        hsv[..., channel] = cv2.LUT(hsv[..., channel], table)
     flat = cv2.cvtColor(hsv, cv2.COLOR_HSV2RGB)
     edges = cv2.Canny(cv2.cvtColor(smooth, cv2.COLOR_RGB2GRAY), 30, 90)
     if alpha is not None:

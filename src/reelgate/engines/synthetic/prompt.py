@@ -344,6 +344,8 @@ def read_prompt(prompt: str) -> Recipe:
     subject = _first(words, {str(k): v for k, v in _SUBJECT_WORDS.items()})
     if subject == Subject.TREE and setting == Setting.FOREST:
         subject = None  # "a forest of trees" names the setting, not a lone tree
+    if subject == Subject.BOAT and setting is None:
+        setting = Setting.OCEAN  # a boat with nowhere named floats, not beached on a meadow
     color_hits = [
         (pos, rgb)
         for rgb, vocab in _COLOR_WORDS.items()

@@ -1,0 +1,82 @@
+"""The worker registry: each worker upserts its row on every beat, and a row whose beat is
+older than the liveness window is a dead worker (kept for the operator, ignored for routing)."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+
+from reelgate.store import db
+from reelgate.store.schema import workers
+
+
+@dataclass(frozen=True, slots=True)
+class WorkerInfo:
+    id: str
+    hostname: str
+    pid: int
+    models: tuple[str, ...]
+    device: str
+    started_at: float
+    heartbeat_at: float
+    current_task_id: str | None
+
+
+class WorkerRepo:
+    def __init__(self, engine: sa.Engine) -> None:
+        self._engine = engine
+
+    def beat(self, infos: list[WorkerInfo]) -> None:
+        """Insert or refresh these workers' rows."""
+        now = time.time()
+        with self._engine.begin() as conn:
+            for info in infos:
+                values = {
+                    "hostname": info.hostname,
+                    "pid": info.pid,
+                    "models": list(info.models),
+                    "device": info.device,
+                    "heartbeat_at": now,
+                    "current_task_id": info.current_task_id,
+                }
+                updated = conn.execute(
+                    workers.update().where(workers.c.id == info.id).values(**values)
+                ).rowcount
+                if not updated:
+                    conn.execute(
+                        workers.insert().values(id=info.id, started_at=info.started_at, **values)
+                    )
+
+    def remove(self, ids: list[str]) -> None:
+        with self._engine.begin() as conn:
+            conn.execute(workers.delete().where(workers.c.id.in_(ids)))
+
+    def live(self, window_seconds: float) -> list[WorkerInfo]:
+        query = (
+            sa.select(workers)
+            .where(workers.c.heartbeat_at >= time.time() - window_seconds)
+            .order_by(workers.c.hostname, workers.c.id)
+        )
+        with db.read(self._engine) as conn:
+            return [
+                WorkerInfo(
+                    id=row["id"],
+                    hostname=row["hostname"],
+                    pid=row["pid"],
+                    models=tuple(row["models"]),
+                    device=row["device"],
+                    started_at=row["started_at"],
+                    heartbeat_at=row["heartbeat_at"],
+                    current_task_id=row["current_task_id"],
+                )
+                for row in conn.execute(query).mappings()
+            ]
+
+    def prune(self, older_than_seconds: float) -> int:
+        """Forget workers silent for longer than this (a day, say)."""
+        with self._engine.begin() as conn:
+            return conn.execute(
+                workers.delete().where(workers.c.heartbeat_at < time.time() - older_than_seconds)
+            ).rowcount

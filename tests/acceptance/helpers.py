@@ -1,0 +1,140 @@
+"""What the acceptance tests share: fast lease settings, small requests, and reading a server's
+data directory (its SQLite file, blobs and work files) the way an operator would."""
+
+from __future__ import annotations
+
+import signal
+import sqlite3
+import time
+from collections.abc import Callable, Iterator
+from contextlib import closing
+from pathlib import Path
+from typing import Any, TypeVar
+
+import httpx
+
+from reelgate.media.probe import probe
+from tests.support.server import seed_body
+
+T = TypeVar("T")
+
+# Short leases so that a dead or stalled process loses its task within seconds, not minutes.
+FAST_LEASES = {
+    "REELGATE_LEASE_SECONDS": "3",
+    "REELGATE_HEARTBEAT_SECONDS": "1",
+    "REELGATE_REAP_SECONDS": "0.5",
+    "REELGATE_POLL_SECONDS": "0.2",
+    # The notifier locks an event for its timeout + 30 s; a short timeout keeps an event that a
+    # killed process was sending from waiting long before the next process retries it.
+    "REELGATE_WEBHOOK_TIMEOUT_SECONDS": "2",
+}
+TERMINAL_ROWS = ("succeeded", "failed", "cancelled")
+SMALL_FRAMES = 5 * 24  # a 5 s clip at 24 fps
+SMALL_SIZE = (960, 960)  # ratio 1:1
+
+
+def small_body(callback_url: str, seconds: int = 5, ratio: str = "1:1", **extra: Any) -> dict[str, Any]:
+    body = seed_body(callback_url, ratio=ratio, **extra)
+    body["options"]["seconds"] = seconds
+    return body
+
+
+def create(client: httpx.Client, body: dict[str, Any]) -> str:
+    response = client.post("/runway/pro/generate", json=body)
+    assert response.status_code == 200, response.text
+    task_id: str = response.json()["data"]["task_id"]
+    return task_id
+
+
+def feed(client: httpx.Client, task_id: str) -> dict[str, Any]:
+    response = client.post("/runway/feed", json={"task_id": task_id})
+    assert response.status_code == 200, response.text
+    data: dict[str, Any] = response.json()["data"]
+    return data
+
+
+def wait_until(
+    probe_fn: Callable[[], T | None], timeout: float, interval: float = 0.05, what: str = ""
+) -> T:
+    """Call `probe_fn` until it returns something truthy; fail after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = probe_fn()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what or probe_fn}")
+        time.sleep(interval)
+
+
+def db_path(data_dir: Path) -> Path:
+    return data_dir / "reelgate.db"
+
+
+def query(data_dir: Path, sql: str, params: tuple[Any, ...] = ()) -> list[dict[str, Any]]:
+    """Read the server's database directly (WAL lets a reader in beside the writers)."""
+    with closing(sqlite3.connect(db_path(data_dir), timeout=10)) as conn:
+        conn.row_factory = sqlite3.Row
+        return [dict(row) for row in conn.execute(sql, params).fetchall()]
+
+
+def task_row(data_dir: Path, task_id: str) -> dict[str, Any]:
+    [row] = query(data_dir, "SELECT * FROM tasks WHERE id = ?", (task_id,))
+    return row
+
+
+def events_for(data_dir: Path, task_id: str) -> list[dict[str, Any]]:
+    return query(
+        data_dir, "SELECT * FROM webhook_events WHERE task_id = ? ORDER BY created_at", (task_id,)
+    )
+
+
+def blob_dir(data_dir: Path, task_id: str) -> Path:
+    return data_dir / "blobs" / "tasks" / task_id
+
+
+def work_dir(data_dir: Path, task_id: str) -> Path:
+    return data_dir / "work" / task_id
+
+
+def files_under(path: Path) -> list[str]:
+    """Every file below `path`, relative to it (hidden temporaries included)."""
+    if not path.exists():
+        return []
+    return sorted(str(p.relative_to(path)) for p in path.rglob("*") if p.is_file())
+
+
+def assert_published_once(data_dir: Path, row: dict[str, Any], size: tuple[int, int],
+                          frames: int) -> None:
+    """A succeeded task's outputs: exactly the final attempt's video and poster, nothing left
+    over from superseded attempts, no work files, and an MP4 a player accepts."""
+    task_id, attempt = row["id"], row["attempt"]
+    prefix = f"tasks/{task_id}/{attempt}/"
+    assert row["video_key"] == prefix + "video.mp4", row
+    assert row["poster_key"] == prefix + "poster.jpg", row
+    assert files_under(blob_dir(data_dir, task_id)) == [
+        f"{attempt}/poster.jpg",
+        f"{attempt}/video.mp4",
+    ], f"task {task_id}: blobs other than attempt {attempt}'s outputs remain"
+    assert not work_dir(data_dir, task_id).exists(), (
+        f"task {task_id}: work files remain: {files_under(work_dir(data_dir, task_id))}"
+    )
+    info = probe(data_dir / "blobs" / row["video_key"])
+    assert (info.codec, info.width, info.height) == ("h264", *size), info
+    assert info.frames == frames, info
+    assert float(info.fps) == 24.0, info
+    assert (data_dir / "blobs" / row["poster_key"]).read_bytes()[:3] == b"\xff\xd8\xff"
+
+
+def signal_name(returncode: int | None) -> str:
+    if returncode is not None and returncode < 0:
+        return signal.Signals(-returncode).name
+    return str(returncode)
+
+
+def lines_mentioning(log: str, *needles: str) -> list[str]:
+    return [line for line in log.splitlines() if all(n in line for n in needles)]
+
+
+def iter_ids(rows: list[dict[str, Any]]) -> Iterator[str]:
+    return (str(r["id"]) for r in rows)

@@ -1,0 +1,111 @@
+"""SIGKILL `reelgate serve` at random moments while it renders, restart it on the same data
+directory, and check that every task still ends exactly once, with one published video and one
+terminal webhook, and that nothing an abandoned attempt wrote is left behind."""
+
+from __future__ import annotations
+
+import random
+import signal
+import time
+from pathlib import Path
+
+import pytest
+from standardwebhooks import Webhook
+
+from tests.acceptance.conftest import Launch
+from tests.acceptance.helpers import (
+    FAST_LEASES,
+    SMALL_FRAMES,
+    SMALL_SIZE,
+    assert_published_once,
+    create,
+    events_for,
+    feed,
+    query,
+    small_body,
+    wait_until,
+)
+from tests.support.receiver import Receiver
+
+pytestmark = pytest.mark.slow
+
+TASKS = 20
+KILLS = 4
+SEED = 20240611
+MAX_ATTEMPTS = 8  # more than the kills, so no task can run out of attempts
+ENV = {**FAST_LEASES, "REELGATE_WORKERS": "2", "REELGATE_MAX_ATTEMPTS": str(MAX_ATTEMPTS)}
+
+
+def test_sigkill_at_random_moments_loses_and_duplicates_nothing(
+    launch: Launch, receiver: Receiver, tmp_path: Path
+) -> None:
+    data_dir = tmp_path / "data"
+    T0 = time.monotonic()
+    rng = random.Random(SEED)
+    server = launch(data_dir, ENV)
+    with server.client() as client:
+        ids = [create(client, small_body(receiver.url, seed=i)) for i in range(TASKS)]
+
+    kills: list[str] = []
+    for round_ in range(KILLS):
+        time.sleep(rng.uniform(0.5, 4.0))
+        running = query(data_dir, "SELECT id, attempt, progress FROM tasks WHERE status='running'")
+        assert server.proc is not None
+        server.proc.send_signal(signal.SIGKILL)
+        assert server.proc.wait(10) == -signal.SIGKILL
+        kills.append(f"kill {round_}: running {[(r['attempt'], r['progress']) for r in running]}")
+        server = launch(data_dir, ENV)
+        print("restarted", time.monotonic() - T0)
+
+    with server.client() as client:
+        finals = {
+            task_id: wait_until(
+                lambda t=task_id: _terminal(feed(client, t)), timeout=150, interval=0.3,
+                what=f"task {task_id} to finish ({kills})",
+            )
+            for task_id in ids
+        }
+
+    print("all terminal", time.monotonic() - T0, kills)
+    rows = {r["id"]: r for r in query(data_dir, "SELECT * FROM tasks")}
+    assert set(rows) == set(ids)
+    assert max(r["attempt"] for r in rows.values()) >= 2, f"no kill hit a running task: {kills}"
+    for task_id in ids:
+        row, final = rows[task_id], finals[task_id]
+        assert row["attempt"] >= 1, row
+        assert row["lease_until"] is None, row
+        if row["status"] == "failed":  # only acceptable when it ran out of attempts
+            assert final["status"] == "FAILURE", final
+            assert row["attempt"] == MAX_ATTEMPTS, row
+            assert "stopped responding" in final["fail_reason"], final
+            continue
+        assert row["status"] == "succeeded", (row, kills)
+        assert final["status"] == "SUCCESS", final
+        assert final["result_url"], final
+        assert_published_once(data_dir, row, SMALL_SIZE, SMALL_FRAMES)
+    assert not list((data_dir / "work").glob("*")), "work files of finished tasks remain"
+
+    # One terminal event per task (one terminal transition), each delivered to the receiver.
+    secret = (data_dir / "webhook_secret").read_text().strip()
+    for task_id in ids:
+        [event] = events_for(data_dir, task_id)
+        assert event["event_type"] == f"task.{rows[task_id]['status']}"
+    wait_until(
+        lambda: all(e["state"] == "delivered" for e in query(data_dir, "SELECT state FROM webhook_events")),
+        timeout=60, interval=0.5, what="every webhook event to be delivered",
+    )
+    print("delivered", time.monotonic() - T0)
+    hooks = receiver.wait_for(TASKS, timeout=5)
+    got = {}
+    for hook in hooks:
+        payload = Webhook(secret).verify(hook.body, hook.headers)
+        got.setdefault(payload["task_id"], set()).add(hook.headers["webhook-id"])
+        assert payload["status"] in ("SUCCESS", "FAILURE")
+    for task_id in ids:
+        [event] = events_for(data_dir, task_id)
+        # A retry after a crash may repeat the delivery, but always under the same webhook-id.
+        assert got.get(task_id) == {event["id"]}, (task_id, got.get(task_id), event)
+
+
+def _terminal(data: dict[str, object]) -> dict[str, object] | None:
+    return data if data["status"] in ("SUCCESS", "FAILURE") else None
