@@ -34,4 +34,3 @@ def launch() -> Iterator[Launch]:
         with contextlib.suppress(ProcessLookupError):
             os.kill(proc.pid, signal.SIGCONT)  # a stopped process cannot act on SIGTERM
         server.stop(signal.SIGTERM, timeout=15)
-

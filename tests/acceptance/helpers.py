@@ -33,7 +33,9 @@ SMALL_FRAMES = 5 * 24  # a 5 s clip at 24 fps
 SMALL_SIZE = (960, 960)  # ratio 1:1
 
 
-def small_body(callback_url: str, seconds: int = 5, ratio: str = "1:1", **extra: Any) -> dict[str, Any]:
+def small_body(
+    callback_url: str, seconds: int = 5, ratio: str = "1:1", **extra: Any
+) -> dict[str, Any]:
     body = seed_body(callback_url, ratio=ratio, **extra)
     body["options"]["seconds"] = seconds
     return body
@@ -104,8 +106,9 @@ def files_under(path: Path) -> list[str]:
     return sorted(str(p.relative_to(path)) for p in path.rglob("*") if p.is_file())
 
 
-def assert_published_once(data_dir: Path, row: dict[str, Any], size: tuple[int, int],
-                          frames: int) -> None:
+def assert_published_once(
+    data_dir: Path, row: dict[str, Any], size: tuple[int, int], frames: int
+) -> None:
     """A succeeded task's outputs: exactly the final attempt's video and poster, nothing left
     over from superseded attempts, no work files, and an MP4 a player accepts."""
     task_id, attempt = row["id"], row["attempt"]

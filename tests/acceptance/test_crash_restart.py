@@ -60,7 +60,9 @@ def test_sigkill_at_random_moments_loses_and_duplicates_nothing(
     with server.client() as client:
         finals = {
             task_id: wait_until(
-                lambda t=task_id: _terminal(feed(client, t)), timeout=150, interval=0.3,
+                lambda t=task_id: _terminal(feed(client, t)),
+                timeout=150,
+                interval=0.3,
                 what=f"task {task_id} to finish ({kills})",
             )
             for task_id in ids
@@ -91,8 +93,12 @@ def test_sigkill_at_random_moments_loses_and_duplicates_nothing(
         [event] = events_for(data_dir, task_id)
         assert event["event_type"] == f"task.{rows[task_id]['status']}"
     wait_until(
-        lambda: all(e["state"] == "delivered" for e in query(data_dir, "SELECT state FROM webhook_events")),
-        timeout=60, interval=0.5, what="every webhook event to be delivered",
+        lambda: all(
+            e["state"] == "delivered" for e in query(data_dir, "SELECT state FROM webhook_events")
+        ),
+        timeout=60,
+        interval=0.5,
+        what="every webhook event to be delivered",
     )
     print("delivered", time.monotonic() - T0)
     hooks = receiver.wait_for(TASKS, timeout=5)

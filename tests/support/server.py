@@ -27,7 +27,10 @@ def free_port() -> int:
 class ServerProcess:
     """A `reelgate serve` child process with its own data directory."""
 
-    def __init__(self, data_dir: Path, env: dict[str, str] | None = None) -> None:
+    def __init__(
+        self, data_dir: Path, env: dict[str, str] | None = None, command: str = "serve"
+    ) -> None:
+        self.command = command
         self.data_dir = data_dir
         self.port = free_port()
         self.base_url = f"http://127.0.0.1:{self.port}"
@@ -48,7 +51,7 @@ class ServerProcess:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         log = self.log_path.open("ab")
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "reelgate", "serve", "--port", str(self.port)],
+            [sys.executable, "-m", "reelgate", self.command, "--port", str(self.port)],
             env=self.env,
             stdout=log,
             stderr=subprocess.STDOUT,
@@ -124,3 +127,38 @@ def wait_for_feed(
             return seen
         time.sleep(0.2)
     raise AssertionError(f"task {task_id} not finished after {timeout}s: {seen[-1:]}")
+
+
+class WorkerProcess:
+    """A `reelgate worker` child process (no HTTP): started, signalled and stopped by tests."""
+
+    def __init__(self, data_dir: Path, env: dict[str, str], *args: str) -> None:
+        self.data_dir = data_dir
+        self.env = {**os.environ, "PYTHONUNBUFFERED": "1", **env}
+        self.args = args
+        self.log_path = data_dir / f"worker-{free_port()}.log"
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> WorkerProcess:
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        with self.log_path.open("ab") as log:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "reelgate", "worker", *self.args],
+                env=self.env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+        return self
+
+    def logs(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 30.0) -> int | None:
+        if self.proc is None or self.proc.poll() is not None:
+            return self.proc.returncode if self.proc else None
+        self.proc.send_signal(sig)
+        try:
+            return self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            return self.proc.wait()

@@ -36,7 +36,15 @@ def build_router(runtime: Runtime) -> APIRouter:
             "status": "ok" if ready else "unavailable",
             "checks": checks,
             "models": list(runtime.registry.names),
+            "models_without_workers": _unserved(runtime) if ready else [],
         }
         return json_response(body, 200 if ready else 503)
 
     return router
+
+
+def _unserved(runtime: Runtime) -> list[str]:
+    """Models no live worker serves: their tasks wait in the queue until one starts."""
+    window = 3 * runtime.settings.heartbeat_seconds
+    served = {m for w in runtime.store.workers.live(window) for m in w.models}
+    return [m for m in runtime.registry.names if m not in served]

@@ -178,10 +178,7 @@ class CameraPath:
 
     def _map(self, t: float, velocity: complex) -> Affine:
         growth = cmath.exp(self._rate * t)
-        if self._rate == 0:
-            shift = velocity * t
-        else:
-            shift = (growth - 1) / self._rate * velocity
+        shift = velocity * t if self._rate == 0 else (growth - 1) / self._rate * velocity
         cx, cy = self.width / 2.0, self.height / 2.0
         # u' = growth * u + shift with u = p - centre, written as a real 2x3 matrix.
         g_re, g_im = growth.real, growth.imag

@@ -109,7 +109,7 @@ class Mp4Writer:
                 f"got {frame.shape} {frame.dtype}"
             )
         self._raise_if_failed()
-        planes = cv2.cvtColor(frame, cv2.COLOR_RGB2YUV_I420)
+        planes = np.asarray(cv2.cvtColor(frame, cv2.COLOR_RGB2YUV_I420), np.uint8)
         if self._queue is None:
             self._encode(planes)
         else:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import struct
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from fractions import Fraction
 from pathlib import Path
 
@@ -71,15 +71,11 @@ def probe(path: str | Path) -> VideoInfo:
         )
     boxes = top_level_boxes(path)
     faststart = "moov" in boxes and "mdat" in boxes and boxes.index("moov") < boxes.index("mdat")
-    return VideoInfo(**{**_fields(info), "faststart": faststart})
-
-
-def _fields(info: VideoInfo) -> dict[str, object]:
-    return {name: getattr(info, name) for name in info.__slots__}
+    return replace(info, faststart=faststart)
 
 
 def decode_frames(path: str | Path) -> Iterator[npt.NDArray[np.uint8]]:
     """Decode every frame of the first video stream as `(height, width, 3)` uint8 RGB."""
     with av.open(str(path)) as container:
         for frame in container.decode(video=0):
-            yield frame.to_ndarray(format="rgb24")
+            yield np.asarray(frame.to_ndarray(format="rgb24"), np.uint8)

@@ -100,7 +100,8 @@ def test_components_combine_into_one_steady_motion() -> None:
 def test_background_pan_moves_only_the_background() -> None:
     pan = CameraPath(MotionVector(bg_x_pan=5, bg_y_pan=-2), W, H)
     still = CameraPath(MotionVector(), W, H)
-    assert pan.has_parallax and not still.has_parallax
+    assert pan.has_parallax
+    assert not still.has_parallax
     assert _flat(pan.picture(48)) == pytest.approx(_flat(still.picture(48)))
     bx, by = pan.background(48).apply(100, 100)
     assert (bx - 100, by - 100) == pytest.approx((-0.05 * W * 2, -0.02 * H * 2))
@@ -121,7 +122,8 @@ def test_coverage_holds_every_pixel_the_clip_shows() -> None:
         back = path.picture(frame).inverse()
         for corner in ((0, 0), (W, 0), (0, H), (W, H)):
             x, y = back.apply(*corner)
-            assert box.left <= x <= box.right and box.top <= y <= box.bottom
+            assert box.left <= x <= box.right
+            assert box.top <= y <= box.bottom
 
 
 def test_coverage_of_a_still_clip_is_the_frame_plus_padding() -> None:

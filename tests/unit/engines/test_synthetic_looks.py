@@ -41,7 +41,7 @@ def _first(
     return list(islice(SyntheticEngine().generate(spec, _Ctx()), count))
 
 
-def _stats(frame: Frame) -> np.ndarray:  # type: ignore[type-arg]
+def _stats(frame: Frame) -> np.ndarray:
     hsv = cv2.cvtColor(frame, cv2.COLOR_RGB2HSV).reshape(-1, 3).astype(np.float64)
     rgb = frame.reshape(-1, 3).astype(np.float64)
     return np.concatenate([rgb.mean(0), rgb.std(0), [hsv[:, 1].mean(), hsv[:, 2].std()]])
@@ -61,8 +61,10 @@ def test_cinematic_letterboxes_to_2_39_with_exact_black_bars(width: int, height:
     top = (height - visible) // 2
     bottom = height - visible - top
     rows_black = (frame == 0).all(axis=(1, 2))
-    assert rows_black[:top].all() and rows_black[height - bottom :].all()
-    assert not rows_black[top] and not rows_black[height - bottom - 1]
+    assert rows_black[:top].all()
+    assert rows_black[height - bottom :].all()
+    assert not rows_black[top]
+    assert not rows_black[height - bottom - 1]
     assert frame[top : height - bottom].mean() > 30
 
 
@@ -76,7 +78,8 @@ def test_cinematic_grades_shadows_teal_and_highlights_orange() -> None:
 
 def test_noir_is_monochrome_with_hard_contrast_and_a_vignette() -> None:
     frame = _first("noir")[0]
-    assert (frame[..., 0] == frame[..., 1]).all() and (frame[..., 1] == frame[..., 2]).all()
+    assert (frame[..., 0] == frame[..., 1]).all()
+    assert (frame[..., 1] == frame[..., 2]).all()
     assert cv2.cvtColor(frame, cv2.COLOR_RGB2HSV)[..., 1].max() == 0
     gray = frame[..., 0].astype(np.float64)
     plain = cv2.cvtColor(_first("none")[0], cv2.COLOR_RGB2GRAY).astype(np.float64)
@@ -113,9 +116,10 @@ def test_vivid_is_more_saturated_and_vintage_is_faded_and_warm() -> None:
     assert saturation(vivid) > saturation(plain) * 1.15
     assert saturation(vintage) < saturation(plain)
     assert np.percentile(vintage, 1) > np.percentile(plain, 1)  # lifted blacks
-    assert vintage[..., 0].mean() - vintage[..., 2].mean() > plain[..., 0].mean() - plain[
-        ..., 2
-    ].mean()
+    assert (
+        vintage[..., 0].mean() - vintage[..., 2].mean()
+        > plain[..., 0].mean() - plain[..., 2].mean()
+    )
 
 
 def test_style_names_are_case_insensitive() -> None:
@@ -126,7 +130,8 @@ def test_style_names_are_case_insensitive() -> None:
 @pytest.mark.parametrize("hint", ["watercolor dreamy pastel", "吉卜力", "", "x" * 64, "%$#@!"])
 def test_an_unknown_style_is_a_hint_that_never_fails(hint: str) -> None:
     frame = _first(hint)[0]
-    assert frame.shape == (360, 640, 3) and frame.std() > 5
+    assert frame.shape == (360, 640, 3)
+    assert frame.std() > 5
 
 
 def test_hint_words_steer_to_the_nearest_preset() -> None:

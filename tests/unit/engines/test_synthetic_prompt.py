@@ -17,19 +17,19 @@ def _frame(prompt: str) -> Frame:
     return Renderer(spec).frame(0)
 
 
-def _sky(frame: Frame) -> np.ndarray:  # type: ignore[type-arg]
+def _sky(frame: Frame) -> np.ndarray:
     return frame[:70].reshape(-1, 3).astype(np.float64)
 
 
-def _ground(frame: Frame) -> np.ndarray:  # type: ignore[type-arg]
+def _ground(frame: Frame) -> np.ndarray:
     return frame[-50:].reshape(-1, 3).astype(np.float64)
 
 
-def _brightness(pixels: np.ndarray) -> float:  # type: ignore[type-arg]
+def _brightness(pixels: np.ndarray) -> float:
     return float(pixels.mean())
 
 
-def _saturation(pixels: np.ndarray) -> float:  # type: ignore[type-arg]
+def _saturation(pixels: np.ndarray) -> float:
     return float((pixels.max(axis=1) - pixels.min(axis=1)).mean())
 
 
@@ -95,7 +95,8 @@ def test_the_earliest_word_wins_and_colours_tint_the_subject() -> None:
     assert recipe.subject is Subject.CAR
     assert recipe.setting is Setting.DESERT
     assert recipe.time is TimeOfDay.SUNSET
-    assert recipe.subject_color is not None and recipe.subject_color[0] > 150
+    assert recipe.subject_color is not None
+    assert recipe.subject_color[0] > 150
 
 
 def test_a_boat_without_a_place_floats_on_water() -> None:

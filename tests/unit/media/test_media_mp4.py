@@ -13,7 +13,7 @@ from reelgate.media import EncodeError, Mp4Writer, decode_frames, probe
 from reelgate.media.probe import top_level_boxes
 
 
-def _frame(index: int, width: int, height: int) -> np.ndarray:  # type: ignore[type-arg]
+def _frame(index: int, width: int, height: int) -> np.ndarray:
     """A moving colour gradient: smooth like rendered frames, different on every frame."""
     xs = np.linspace(0, 255, width, dtype=np.float32)[None, :]
     ys = np.linspace(0, 255, height, dtype=np.float32)[:, None]
@@ -56,7 +56,8 @@ def test_decoding_gives_back_every_frame_in_order_and_in_colour(tmp_path: Path) 
         original = _frame(index, 640, 360).astype(np.float64)
         error = np.abs(decoded[index].astype(np.float64) - original)
         assert error.mean() < 3  # colour matrix and range round-trip, crf 20 barely touches it
-    assert decoded[0].shape == (360, 640, 3) and decoded[0].dtype == np.uint8
+    assert decoded[0].shape == (360, 640, 3)
+    assert decoded[0].dtype == np.uint8
 
 
 def test_the_stream_says_which_colour_matrix_it_uses(tmp_path: Path) -> None:
@@ -102,7 +103,7 @@ def test_wrong_frames_and_sizes_are_refused(tmp_path: Path) -> None:
         with pytest.raises(ValueError, match="expected"):
             writer.write(np.zeros((240, 321, 3), np.uint8))
         with pytest.raises(ValueError, match="expected"):
-            writer.write(np.zeros((240, 320, 3), np.float32))  # type: ignore[arg-type]
+            writer.write(np.zeros((240, 320, 3), np.float32))
         writer.write(_frame(0, 320, 240))
     with pytest.raises(ValueError, match="closed"):
         writer.write(_frame(1, 320, 240))
@@ -110,7 +111,7 @@ def test_wrong_frames_and_sizes_are_refused(tmp_path: Path) -> None:
 
 
 class _BrokenWriter(Mp4Writer):
-    def _encode(self, planes: np.ndarray) -> None:  # type: ignore[type-arg]
+    def _encode(self, planes: np.ndarray) -> None:
         raise RuntimeError("encoder exploded")
 
 

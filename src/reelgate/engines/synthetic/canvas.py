@@ -191,7 +191,7 @@ def profile(
 def smoothstep(edge0: float, edge1: float, x: Gray) -> Gray:
     """0 below `edge0`, 1 above `edge1`, a smooth ramp between."""
     t = np.clip((x - edge0) * (1.0 / (edge1 - edge0)), 0.0, 1.0)
-    return t * t * (3.0 - 2.0 * t)
+    return np.asarray(t * t * (3.0 - 2.0 * t), np.float32)
 
 
 def blend(image: Image, color: tuple[float, float, float] | Image, mask: Gray) -> None:

@@ -12,6 +12,7 @@ from collections.abc import Iterator
 
 import cv2
 import numpy as np
+import numpy.typing as npt
 
 from reelgate.core.camera import Affine, CameraPath
 from reelgate.core.tasks import GenerationSpec
@@ -22,7 +23,7 @@ from reelgate.engines.synthetic.scene import Scene, build_scene
 IDLE_PERIOD = 2.4  # seconds per subject bob; slow enough to read as breathing, not as camera
 
 
-def _rows(transform: Affine) -> np.ndarray:  # type: ignore[type-arg]
+def _rows(transform: Affine) -> npt.NDArray[np.float64]:
     return np.asarray(transform.rows(), np.float64)
 
 

@@ -44,8 +44,7 @@ def paint_far(
             layout,
             palette,
             snowy=recipe.setting is Setting.SNOW
-            or recipe.mountains
-            and recipe.time is not TimeOfDay.SUNSET,
+            or (recipe.mountains and recipe.time is not TimeOfDay.SUNSET),
         )
     if recipe.setting is Setting.CITY:
         _skyline(image, canvas, layout, palette, recipe.time)
@@ -120,7 +119,9 @@ def _treeline(image: Image, canvas: Canvas, layout: Layout, palette: Palette) ->
         hills = profile(canvas, f"treehills{depth}", layout.unit * 1.1, octaves=3)
         crowns = profile(canvas, f"crowns{depth}", layout.unit * 0.025, octaves=2, sharp=True)
         lift = 0.04 + 0.06 * depth
-        tops = layout.horizon - layout.unit * (lift + 0.08 * hills + 0.03 * crowns)
+        tops = np.asarray(
+            layout.horizon - layout.unit * (lift + 0.08 * hills + 0.03 * crowns), np.float32
+        )
         color = mix(palette.foliage, palette.sky_horizon, haze)
         _fill(image, canvas, layout, tops, color, texture=0.15, name=f"canopy{depth}")
 

@@ -143,14 +143,14 @@ class Grade:
         """
         if self._gray_lut is not None:
             gray = cv2.LUT(cv2.cvtColor(image, cv2.COLOR_RGB2GRAY), self._gray_lut)
-            return cv2.cvtColor(gray, cv2.COLOR_GRAY2RGB)
+            return np.asarray(cv2.cvtColor(gray, cv2.COLOR_GRAY2RGB), np.uint8)
         out = image
         if self._matrix is not None:
-            out = cv2.transform(out, self._matrix)
+            out = np.asarray(cv2.transform(out, self._matrix), np.uint8)
         if self.look.name == "anime" and spatial:
             out = _anime(out, alpha)
         if self._lut is not None:
-            out = cv2.LUT(out, self._lut)
+            out = np.asarray(cv2.LUT(out, self._lut), np.uint8)
         return np.ascontiguousarray(out)
 
 
@@ -167,10 +167,10 @@ def _anime(image: Frame, alpha: npt.NDArray[np.uint8] | None) -> Frame:
     flat = cv2.cvtColor(hsv, cv2.COLOR_HSV2RGB)
     edges = cv2.Canny(cv2.cvtColor(smooth, cv2.COLOR_RGB2GRAY), 30, 90)
     if alpha is not None:
-        edges |= cv2.Canny(alpha, 60, 120)
+        edges = cv2.bitwise_or(edges, cv2.Canny(alpha, 60, 120))
     ink = cv2.GaussianBlur(cv2.dilate(edges, np.ones((2, 2), np.uint8)), (3, 3), 0.7)
     keep = cv2.merge([255 - (ink.astype(np.uint16) * 217 // 255).astype(np.uint8)] * 3)
-    return cv2.multiply(flat, keep, scale=1 / 255)
+    return np.asarray(cv2.multiply(flat, keep, scale=1 / 255), np.uint8)
 
 
 def resolve_look(style: str) -> Look:
@@ -213,16 +213,21 @@ class Finish:
             ys = np.linspace(-1, 1, rows, dtype=np.float32)[:, None]
             xs = np.linspace(-1, 1, width, dtype=np.float32)[None, :]
             fall = np.clip(1 - look.vignette * ((xs**2 + ys**2) / 2) ** 1.5, 0, 1)
-            self._vignette = cv2.merge([(fall * 255 + 0.5).astype(np.uint8)] * 3)
+            self._vignette = np.asarray(
+                cv2.merge([(fall * 255 + 0.5).astype(np.uint8)] * 3), np.uint8
+            )
         self._grain: tuple[Frame, Frame] | None = None
         self._offsets = rng.integers(0, self._PAD, (frames, 2))
         if look.grain > 0:
             noise = rng.standard_normal((rows + self._PAD, width + self._PAD), np.float32)
-            noise = cv2.GaussianBlur(noise, (3, 3), 0.5)
+            noise = np.asarray(cv2.GaussianBlur(noise, (3, 3), 0.5), np.float32)
             noise *= look.grain / max(float(noise.std()), 1e-6)
             lift = np.clip(noise, 0, 255).astype(np.uint8)
             drop = np.clip(-noise, 0, 255).astype(np.uint8)
-            self._grain = cv2.merge([lift] * 3), cv2.merge([drop] * 3)
+            self._grain = (
+                np.asarray(cv2.merge([lift] * 3), np.uint8),
+                np.asarray(cv2.merge([drop] * 3), np.uint8),
+            )
         walk = np.cumsum(rng.standard_normal((frames, 2)), axis=0)
         walk -= cv2.blur(walk, (1, 25))
         self._weave = walk * (look.weave / max(float(np.abs(walk).max()), 1e-6))

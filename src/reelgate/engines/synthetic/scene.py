@@ -92,7 +92,7 @@ def build_scene(
     painted = _to_bytes(image)
     del image
     grade = Grade(look, painted)
-    background = cv2.cvtColor(grade(painted), cv2.COLOR_RGB2RGBA)
+    background = np.asarray(cv2.cvtColor(grade(painted), cv2.COLOR_RGB2RGBA), np.uint8)
 
     sprite = draw_subject(recipe, palette, layout)
     alpha = np.ascontiguousarray(sprite.rgba[..., 3])
@@ -121,4 +121,4 @@ def build_scene(
 
 def _to_bytes(image: npt.NDArray[np.float32]) -> npt.NDArray[np.uint8]:
     """0..1 floats to 0..255 bytes, rounded and saturated (negative rounding noise folds to 0)."""
-    return cv2.convertScaleAbs(image, alpha=255.0)
+    return np.asarray(cv2.convertScaleAbs(image, alpha=255.0), np.uint8)

@@ -288,4 +288,6 @@ def _shade(
     shifted = np.roll(body, (rim, away), axis=(0, 1))
     edge = np.clip(body - shifted, 0, 1)[..., None]
     sun = np.asarray(palette.light, np.float32) / 255.0
-    return np.clip(lit * (1 - edge * 0.5) + sun * edge * 0.5 * body[..., None], 0, 1)
+    return np.asarray(
+        np.clip(lit * (1 - edge * 0.5) + sun * edge * 0.5 * body[..., None], 0, 1), np.float32
+    )
