@@ -57,7 +57,13 @@ class Runtime:
             blobs=blobs,
             links=links,
             registry=registry,
-            service=TaskService(store, registry, on_created),
+            service=TaskService(
+                store,
+                blobs,
+                registry,
+                on_created,
+                max_running_per_owner=settings.max_running_tasks_per_key,
+            ),
             policy=OutboundPolicy.from_settings(settings),
             webhook_secret=settings.webhook_secret or webhook_secret(settings),
         )

@@ -69,6 +69,7 @@ def build_pool(runtime: Runtime, count: int, device: str = "cpu") -> WorkerPool:
             heartbeat_seconds=settings.heartbeat_seconds,
             poll_seconds=settings.poll_seconds,
             work_dir=settings.data_dir / "work",
+            max_running_per_owner=settings.max_running_tasks_per_key,
         ),
         max_attempts=settings.max_attempts,
         reap_seconds=settings.reap_seconds,

@@ -38,6 +38,9 @@ class Settings(BaseSettings):
     outbound_allow: str = ""
     # Quota: queued + running tasks one key may hold; more creates get 429 rate_limited.
     max_active_tasks_per_key: int = Field(default=100, ge=1)
+    # Running tasks per key across all workers; beyond it a key's queued tasks wait (Runway's
+    # THROTTLED) so one key cannot occupy every worker. Unset: no cap.
+    max_running_tasks_per_key: int | None = Field(default=None, ge=1)
     # Request rate per key (token bucket): `rate_per_minute` sustained, `rate_burst` at once.
     rate_per_minute: float = Field(default=600.0, gt=0)
     rate_burst: int = Field(default=60, ge=1)

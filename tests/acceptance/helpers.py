@@ -3,6 +3,7 @@ data directory (its SQLite file, blobs and work files) the way an operator would
 
 from __future__ import annotations
 
+import os
 import signal
 import sqlite3
 import time
@@ -141,3 +142,26 @@ def lines_mentioning(log: str, *needles: str) -> list[str]:
 
 def iter_ids(rows: list[dict[str, Any]]) -> Iterator[str]:
     return (str(r["id"]) for r in rows)
+
+
+def stop_outside_write(pid: int, data_dir: Path) -> None:
+    """SIGSTOP `pid` at a moment it holds no SQLite write lock.
+
+    We take the write lock ourselves first, so the process cannot be inside a write transaction
+    when it freezes (a frozen writer would block every other process's writes, which is a
+    different failure from the stalled worker under test), then let go.
+    """
+    with closing(sqlite3.connect(db_path(data_dir), timeout=10, isolation_level=None)) as conn:
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            os.kill(pid, signal.SIGSTOP)
+        finally:
+            conn.execute("ROLLBACK")
+
+
+def worker_pid(row: dict[str, Any]) -> int | None:
+    """The process id in a worker id (`<host>-<pid>-<hex>-<n>`)."""
+    worker_id = row.get("worker_id")
+    if not worker_id:
+        return None
+    return int(worker_id.rsplit("-", 3)[1])

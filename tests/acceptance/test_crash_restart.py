@@ -30,7 +30,7 @@ from tests.support.receiver import Receiver
 pytestmark = pytest.mark.slow
 
 TASKS = 20
-KILLS = 4
+KILLS = 3
 SEED = 20240611
 MAX_ATTEMPTS = 8  # more than the kills, so no task can run out of attempts
 ENV = {**FAST_LEASES, "REELGATE_WORKERS": "2", "REELGATE_MAX_ATTEMPTS": str(MAX_ATTEMPTS)}
@@ -40,7 +40,6 @@ def test_sigkill_at_random_moments_loses_and_duplicates_nothing(
     launch: Launch, receiver: Receiver, tmp_path: Path
 ) -> None:
     data_dir = tmp_path / "data"
-    T0 = time.monotonic()
     rng = random.Random(SEED)
     server = launch(data_dir, ENV)
     with server.client() as client:
@@ -55,7 +54,6 @@ def test_sigkill_at_random_moments_loses_and_duplicates_nothing(
         assert server.proc.wait(10) == -signal.SIGKILL
         kills.append(f"kill {round_}: running {[(r['attempt'], r['progress']) for r in running]}")
         server = launch(data_dir, ENV)
-        print("restarted", time.monotonic() - T0)
 
     with server.client() as client:
         finals = {
@@ -68,7 +66,6 @@ def test_sigkill_at_random_moments_loses_and_duplicates_nothing(
             for task_id in ids
         }
 
-    print("all terminal", time.monotonic() - T0, kills)
     rows = {r["id"]: r for r in query(data_dir, "SELECT * FROM tasks")}
     assert set(rows) == set(ids)
     assert max(r["attempt"] for r in rows.values()) >= 2, f"no kill hit a running task: {kills}"
@@ -100,7 +97,6 @@ def test_sigkill_at_random_moments_loses_and_duplicates_nothing(
         interval=0.5,
         what="every webhook event to be delivered",
     )
-    print("delivered", time.monotonic() - T0)
     hooks = receiver.wait_for(TASKS, timeout=5)
     got = {}
     for hook in hooks:

@@ -6,13 +6,15 @@ model checks, cancel and waking the workers live here and in the store, never in
 
 from __future__ import annotations
 
+import dataclasses
 import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
-from reelgate.core.tasks import Action, Dialect, GenerationSpec, NewTask, Task
+from reelgate.blobs.base import BlobStore
+from reelgate.core.tasks import Action, Dialect, GenerationSpec, NewTask, Task, TaskStatus
 from reelgate.engines.registry import ModelRegistry
 from reelgate.errors import ApiError, ErrorKind
 from reelgate.store.idempotency import Reservation
@@ -42,11 +44,16 @@ class TaskService:
     def __init__(
         self,
         store: Store,
+        blobs: BlobStore,
         registry: ModelRegistry,
         on_created: Callable[[], None] = lambda: None,
+        *,
+        max_running_per_owner: int | None = None,
     ) -> None:
         self._store = store
+        self._blobs = blobs
         self._registry = registry
+        self._max_running = max_running_per_owner
         self.on_created = on_created
 
     @property
@@ -72,6 +79,7 @@ class TaskService:
         callback_url: str | None,
         runway_version: str,
         idempotency: Idempotency | None = None,
+        remixed_from: str | None = None,
     ) -> Task:
         """Queue a task, or return the one an earlier request with the same key made."""
         self.check_model(spec.model)
@@ -89,6 +97,7 @@ class TaskService:
             callback_url=callback_url,
             runway_version=runway_version,
             created_at=time.time(),
+            remixed_from=remixed_from,
         )
         try:
             task = self._store.tasks.create(
@@ -150,6 +159,49 @@ class TaskService:
                 ErrorKind.TASK_NOT_FOUND, f"task {task_id!r} does not exist", param="task_id"
             )
         return task
+
+    def list(
+        self, owner_id: str, *, after: str | None, limit: int, newest_first: bool
+    ) -> list[Task]:
+        """A page of the caller's tasks; an `after` that is not theirs gives an empty page."""
+        if after is not None and not _is_uuid(after):
+            return []
+        return self._store.tasks.list_for_owner(
+            owner_id, after=after, limit=limit, newest_first=newest_first
+        )
+
+    def delete(self, owner_id: str, task_id: str) -> Task:
+        """Runway's DELETE: cancel a task that is still queued or running; delete a finished
+        one, record and files, after which its id is unknown. Returns the task as it was."""
+        task = self.get(owner_id, task_id)
+        if not task.status.terminal:
+            return self.cancel(owner_id, task_id)
+        deleted = self._store.tasks.delete(task_id, owner_id)
+        if deleted is None:  # it was deleted (or un-finished) by a concurrent request
+            raise ApiError(
+                ErrorKind.TASK_NOT_FOUND, f"task {task_id!r} does not exist", param="task_id"
+            )
+        self._blobs.delete_prefix(f"tasks/{task_id}/")
+        return deleted
+
+    def throttled(self, task: Task) -> bool:
+        """Queued only because its key is at its running-task cap (Runway's THROTTLED)."""
+        if self._max_running is None or task.status is not TaskStatus.QUEUED:
+            return False
+        return self._store.tasks.count_running(task.owner_id) >= self._max_running
+
+    def remix(self, caller: Caller, task_id: str, prompt: str, dialect: Dialect) -> Task:
+        """A new task with the original's settings and a new prompt."""
+        original = self.get(caller.owner_id, task_id)
+        return self.create(
+            caller,
+            dialect=dialect,
+            action=original.action,
+            spec=dataclasses.replace(original.spec, prompt=prompt),
+            callback_url=None,
+            runway_version=original.runway_version,
+            remixed_from=original.id,
+        )
 
 
 def _is_uuid(text: str) -> bool:

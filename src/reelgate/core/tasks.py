@@ -125,6 +125,7 @@ class Task:
     outputs: Outputs | None = None
     cancel_requested: bool = False
     outputs_expired: bool = False  # the retention period passed and the files were deleted
+    remixed_from: str | None = None
 
     @property
     def percent(self) -> int:
@@ -146,3 +147,4 @@ class NewTask:
     callback_url: str | None
     runway_version: str
     created_at: float
+    remixed_from: str | None = None

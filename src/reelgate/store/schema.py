@@ -38,9 +38,11 @@ tasks = sa.Table(
     sa.Column("video_key", sa.Text),
     sa.Column("poster_key", sa.Text),
     sa.Column("outputs_expired_at", sa.Float),
+    sa.Column("remixed_from", sa.String(36)),
 )
 sa.Index("ix_tasks_queue", tasks.c.status, tasks.c.created_at)
 sa.Index("ix_tasks_finished", tasks.c.status, tasks.c.finished_at)
+sa.Index("ix_tasks_owner_status", tasks.c.owner_id, tasks.c.status)
 sa.Index("ix_tasks_owner", tasks.c.owner_id, tasks.c.created_at)
 sa.Index("ix_tasks_lease", tasks.c.status, tasks.c.lease_until)
 

@@ -100,6 +100,7 @@ class TaskRepo:
                     created_at=new.created_at,
                     callback_url=new.callback_url,
                     runway_version=new.runway_version,
+                    remixed_from=new.remixed_from,
                 )
             )
             if idempotency_key is not None:
@@ -125,6 +126,7 @@ class TaskRepo:
             attempt=0,
             callback_url=new.callback_url,
             runway_version=new.runway_version,
+            remixed_from=new.remixed_from,
         )
 
     def get(self, task_id: str, owner_id: str | None) -> Task | None:
@@ -166,6 +168,57 @@ class TaskRepo:
                 )
         return self.get(task_id, owner_id)
 
+    def count_running(self, owner_id: str) -> int:
+        query = sa.select(sa.func.count()).where(
+            (tasks.c.owner_id == owner_id) & (tasks.c.status == _RUNNING)
+        )
+        with db.read(self._engine) as conn:
+            return int(conn.execute(query).scalar_one())
+
+    def list_for_owner(
+        self, owner_id: str, *, after: str | None, limit: int, newest_first: bool
+    ) -> list[Task]:
+        """One page of the owner's tasks, ordered by creation; `after` is the last id seen."""
+        query = sa.select(tasks).where(tasks.c.owner_id == owner_id)
+        order = (tasks.c.created_at, tasks.c.id)
+        with db.read(self._engine) as conn:
+            if after is not None:
+                cursor = conn.execute(
+                    sa.select(tasks.c.created_at, tasks.c.id).where(
+                        (tasks.c.id == after) & (tasks.c.owner_id == owner_id)
+                    )
+                ).first()
+                if cursor is None:
+                    return []
+                key = sa.tuple_(*order)
+                query = query.where(key < tuple(cursor) if newest_first else key > tuple(cursor))
+            if newest_first:
+                query = query.order_by(*(c.desc() for c in order))
+            else:
+                query = query.order_by(*order)
+            rows = conn.execute(query.limit(limit)).mappings().all()
+        return [_to_task(row) for row in rows]
+
+    def delete(self, task_id: str, owner_id: str) -> Task | None:
+        """Delete a finished task's record (the caller deletes its files); None if the task is
+        unknown, another owner's, or still queued or running."""
+        terminal = [s.value for s in TaskStatus if s.terminal]
+        with self._engine.begin() as conn:
+            row = (
+                conn.execute(
+                    tasks.delete()
+                    .where(
+                        (tasks.c.id == task_id)
+                        & (tasks.c.owner_id == owner_id)
+                        & tasks.c.status.in_(terminal)
+                    )
+                    .returning(*tasks.c)
+                )
+                .mappings()
+                .first()
+            )
+        return _to_task(row) if row else None
+
     def count_active(self, owner_id: str) -> int:
         """Queued and running tasks of one owner (for the per-key quota)."""
         with db.read(self._engine) as conn:
@@ -173,9 +226,17 @@ class TaskRepo:
 
     # -- worker side ---------------------------------------------------------------------------
     def claim(
-        self, worker_id: str, lease_seconds: float, models: Sequence[str] | None = None
+        self,
+        worker_id: str,
+        lease_seconds: float,
+        models: Sequence[str] | None = None,
+        max_running_per_owner: int | None = None,
     ) -> Claim | None:
-        """Take the oldest queued task (of `models`, if given) for this worker, or None."""
+        """Take the oldest queued task (of `models`, if given) for this worker, or None.
+
+        With `max_running_per_owner`, tasks of an owner who already has that many running are
+        skipped (they show as THROTTLED) so one key cannot take every worker.
+        """
         now = self._clock()
         pick = (
             sa.select(tasks.c.id)
@@ -185,6 +246,8 @@ class TaskRepo:
         )
         if models is not None:
             pick = pick.where(tasks.c.model.in_(list(models)))
+        if max_running_per_owner is not None:
+            pick = pick.where(_running_of(tasks.c.owner_id) < max_running_per_owner)
         if self._postgres:
             pick = pick.with_for_update(skip_locked=True)
         stmt = (
@@ -337,6 +400,15 @@ class TaskRepo:
         return requeued, len(dead)
 
 
+def _running_of(owner: sa.ColumnElement[str]) -> sa.ScalarSelect[int]:
+    other = tasks.alias("running")
+    return (
+        sa.select(sa.func.count())
+        .where((other.c.owner_id == owner) & (other.c.status == _RUNNING))
+        .scalar_subquery()
+    )
+
+
 def _count_active(owner_id: str) -> sa.Select[int]:
     return sa.select(sa.func.count()).where(
         (tasks.c.owner_id == owner_id) & tasks.c.status.in_([_QUEUED, _RUNNING])
@@ -394,4 +466,5 @@ def _to_task(row: sa.RowMapping) -> Task:
         outputs=outputs,
         cancel_requested=bool(row["cancel_requested"]),
         outputs_expired=expired,
+        remixed_from=row["remixed_from"],
     )

@@ -37,6 +37,7 @@ class WorkerConfig:
     heartbeat_seconds: float
     poll_seconds: float
     work_dir: Path
+    max_running_per_owner: int | None = None
 
 
 class _Context:
@@ -107,7 +108,12 @@ class Worker:
                 self._wake.clear()
 
     def run_once(self) -> bool:
-        claim = self._tasks.claim(self.worker_id, self._config.lease_seconds, self._registry.names)
+        claim = self._tasks.claim(
+            self.worker_id,
+            self._config.lease_seconds,
+            self._registry.names,
+            self._config.max_running_per_owner,
+        )
         if claim is None:
             return False
         self.current_task_id = claim.task.id

@@ -227,3 +227,53 @@ def test_outbox_claim_locks_due_events(store: Store) -> None:
 def test_schema_has_expected_tables(store: Store) -> None:
     names = set(sa.inspect(store.engine).get_table_names())
     assert {"tasks", "api_keys", "webhook_events", "webhook_attempts"} <= names
+
+
+def test_running_cap_skips_owners_at_their_limit(store: Store) -> None:
+    first = _new(store, owner="a")
+    second = _new(store, owner="a")
+    other = _new(store, owner="b")
+    claim = store.tasks.claim("w1", 30, max_running_per_owner=1)
+    assert claim is not None
+    assert claim.task.id == first
+    next_claim = store.tasks.claim("w2", 30, max_running_per_owner=1)
+    assert next_claim is not None
+    assert next_claim.task.id == other  # `second` waits: owner a is at its cap
+    assert store.tasks.claim("w3", 30, max_running_per_owner=1) is None
+    assert store.tasks.count_running("a") == 1
+    store.tasks.succeed(claim, Outputs("v", "p"))
+    last = store.tasks.claim("w1", 30, max_running_per_owner=1)
+    assert last is not None
+    assert last.task.id == second
+
+
+def test_list_pages_by_cursor_in_both_orders(store: Store) -> None:
+    ids = []
+    for _ in range(5):
+        ids.append(_new(store))
+        time.sleep(0.002)
+    _new(store, owner="someone-else")
+    page = store.tasks.list_for_owner(OWNER, after=None, limit=2, newest_first=False)
+    assert [t.id for t in page] == ids[:2]
+    page = store.tasks.list_for_owner(OWNER, after=ids[1], limit=10, newest_first=False)
+    assert [t.id for t in page] == ids[2:]
+    page = store.tasks.list_for_owner(OWNER, after=None, limit=3, newest_first=True)
+    assert [t.id for t in page] == ids[::-1][:3]
+    page = store.tasks.list_for_owner(OWNER, after=ids[2], limit=10, newest_first=True)
+    assert [t.id for t in page] == ids[:2][::-1]
+    assert (
+        store.tasks.list_for_owner("someone-else", after=ids[0], limit=5, newest_first=True) == []
+    )
+
+
+def test_only_finished_tasks_are_deleted(store: Store) -> None:
+    task_id = _new(store)
+    assert store.tasks.delete(task_id, OWNER) is None
+    claim = store.tasks.claim("w", 30)
+    assert claim is not None
+    store.tasks.succeed(claim, Outputs("v", "p"))
+    assert store.tasks.delete(task_id, "not-the-owner") is None
+    deleted = store.tasks.delete(task_id, OWNER)
+    assert deleted is not None
+    assert deleted.status is TaskStatus.SUCCEEDED
+    assert store.tasks.get(task_id, OWNER) is None

@@ -69,12 +69,6 @@ def test_the_stream_says_which_colour_matrix_it_uses(tmp_path: Path) -> None:
         assert int(frame.color_range) == 1  # limited ("MPEG") range
 
 
-def test_the_same_frames_always_make_the_same_file(tmp_path: Path) -> None:
-    _write(tmp_path / "a.mp4", 320, 240, 24)
-    _write(tmp_path / "b.mp4", 320, 240, 24)
-    assert (tmp_path / "a.mp4").read_bytes() == (tmp_path / "b.mp4").read_bytes()
-
-
 def test_inline_encoding_writes_the_same_clip(tmp_path: Path) -> None:
     _write(tmp_path / "inline.mp4", 320, 240, 24, threaded=False)
     info = probe(tmp_path / "inline.mp4")

@@ -1,10 +1,11 @@
 """The canvas the scenery is painted on, and noise that is fixed to the world, not to the canvas.
 
 World coordinates are frame-0 pixels: the first frame shows the world box `[0, W) x [0, H)`.
-A canvas is a window on the world, as large as the clip's camera path needs. Every random choice
-(lattices, tree positions, window lights) is drawn over a fixed span of the world that does not
-depend on the canvas, so the same prompt and seed give the same scene whatever the camera does:
-changing only the motion vector keeps the first frame.
+A canvas is a window on the world, as large as the clip's camera path needs. Nothing random may
+depend on the window: noise lattices hash their world coordinates, and scattered elements (trees,
+buildings, stars) are drawn from named random streams over a fixed span of the world. So the same
+prompt and seed give the same scene whatever the camera does: changing only the motion vector
+keeps the first frame.
 """
 
 from __future__ import annotations
