@@ -75,6 +75,7 @@ def build_pool(runtime: Runtime, count: int, device: str = "cpu") -> WorkerPool:
         reap_seconds=settings.reap_seconds,
         directory=runtime.store.workers,
         device=device,
+        policy=runtime.policy,
     )
 
 

@@ -66,6 +66,7 @@ def test_a_thawed_worker_cannot_finish_or_overwrite_the_newer_attempt(
         os.kill(first.proc.pid, signal.SIGCONT)
 
     # The thawed worker notices it lost the lease and gives up its attempt.
+    print("DBG", flush=True)
     wait_until(
         lambda: lines_mentioning(first.logs(), f"task {task_id} attempt 1"), 10,
         what="the thawed worker to abandon attempt 1",
@@ -84,6 +85,7 @@ def test_a_thawed_worker_cannot_finish_or_overwrite_the_newer_attempt(
     assert (row["status"], row["attempt"]) == ("succeeded", 2), row
     assert worker_pid(row) == second.proc.pid, row
     assert_published_once(data_dir, row, (1280, 720), 240)
+    print("LOG", lines_mentioning(first.logs(), task_id))
     assert len(events_for(data_dir, task_id)) == 1
     hooks = receiver.wait_for(1, timeout=10)
     time.sleep(1.0)  # a second, wrong webhook would come from the thawed process right away

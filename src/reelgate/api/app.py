@@ -13,8 +13,12 @@ from reelgate.api.errors import Renderers, install
 from reelgate.api.middleware.body_limit import BodyLimitMiddleware
 from reelgate.api.middleware.request_id import RequestIdMiddleware
 from reelgate.errors import ApiError, ErrorKind
+from reelgate.outbound.fetch import MAX_IMAGE_BYTES
 from reelgate.runtime import Runtime
 from reelgate.settings import MAX_BODY_BYTES
+
+# Multipart uploads that may carry an input image (OpenAI's `input_reference`).
+UPLOAD_PATHS = frozenset({"/v1/videos"})
 
 DESCRIPTION = """\
 Self-hosted video generation. Three wire dialects over one task store: CometAPI's Runway
@@ -44,6 +48,12 @@ def create_app(runtime: Runtime) -> FastAPI:
             ApiError(ErrorKind.REQUEST_TOO_LARGE, f"the body exceeds {MAX_BODY_BYTES} bytes"),
         )
 
-    app.add_middleware(BodyLimitMiddleware, max_bytes=MAX_BODY_BYTES, too_large=too_large)
+    app.add_middleware(
+        BodyLimitMiddleware,
+        max_bytes=MAX_BODY_BYTES,
+        too_large=too_large,
+        upload_paths=UPLOAD_PATHS,
+        max_upload_bytes=MAX_IMAGE_BYTES + MAX_BODY_BYTES,
+    )
     app.add_middleware(RequestIdMiddleware)
     return app

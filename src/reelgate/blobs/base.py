@@ -12,6 +12,12 @@ class BlobStore(Protocol):
         """Store `source` under `key`, replacing what was there. The store may take the file
         over (move it), so the caller must not use `source` afterwards."""
 
+    def put_bytes(self, key: str, data: bytes, content_type: str) -> None:
+        """Store `data` under `key`, replacing what was there."""
+
+    def get_bytes(self, key: str) -> bytes:
+        """The blob's content; FileNotFoundError when there is none."""
+
     def local_path(self, key: str) -> Path | None:
         """A readable path for `key` when the store is local and the blob exists, else None."""
 

@@ -8,6 +8,7 @@ from enum import StrEnum
 from typing import Any
 
 FPS = 24  # every output is retimed to 24 frames per second (CONTRACT.md 4.1)
+BLOB_SCHEME = "blob:"  # an ImageInput url naming an uploaded file in the blob store
 
 
 class TaskStatus(StrEnum):
@@ -58,7 +59,8 @@ class MotionVector:
 
 @dataclass(frozen=True, slots=True)
 class ImageInput:
-    """A reference image: `position` is `first` or `last` frame of the clip."""
+    """A reference image: `position` is `first` or `last` frame of the clip. `url` is an https
+    URL, a `data:image/…` URI or `blob:<key>` for a file uploaded with the request."""
 
     url: str
     position: str = "first"

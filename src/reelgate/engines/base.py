@@ -2,7 +2,8 @@
 
 An engine yields exactly `spec.frames` RGB frames of `spec.height x spec.width` (uint8, shape
 `(height, width, 3)`), in order. It may call `ctx.report(fraction)` as it goes (a diffusion model
-reports per denoising step); the worker also reports once per frame it receives. `ctx.report`
+reports per denoising step); the worker also reports once per frame it receives. For
+image-to-video, `ctx.reference` holds the decoded input image and where it goes. `ctx.report`
 raises `TaskInterrupted` when the task was cancelled or the worker lost its lease, which unwinds
 the engine between two steps: engines must not swallow it.
 """
@@ -10,6 +11,7 @@ the engine between two steps: engines must not swallow it.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Protocol
 
 import numpy as np
@@ -28,7 +30,19 @@ class TaskInterrupted(Exception):
         self.reason = reason
 
 
+@dataclass(frozen=True, slots=True)
+class Reference:
+    """An input image for image-to-video: the clip's first (or, `position="last"`, last) frame."""
+
+    frame: Frame  # RGB uint8, any size: the engine fits it to the clip
+    position: str = "first"
+
+
 class EngineContext(Protocol):
+    @property
+    def reference(self) -> Reference | None:
+        """The decoded input image of an image-to-video task, else None."""
+
     def report(self, fraction: float) -> None:
         """Record progress in [0, 1] of the engine's own work; raise TaskInterrupted to stop."""
 

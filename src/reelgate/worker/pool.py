@@ -18,6 +18,7 @@ import uuid
 
 from reelgate.blobs.base import BlobStore
 from reelgate.engines.registry import ModelRegistry
+from reelgate.outbound import OutboundPolicy
 from reelgate.store.tasks import TaskRepo
 from reelgate.store.workers import WorkerInfo, WorkerRepo
 from reelgate.worker.runner import Worker, WorkerConfig
@@ -38,6 +39,7 @@ class WorkerPool:
         reap_seconds: float,
         directory: WorkerRepo | None = None,
         device: str = "cpu",
+        policy: OutboundPolicy | None = None,
     ) -> None:
         self._tasks = tasks
         self._registry = registry
@@ -61,6 +63,7 @@ class WorkerPool:
                 config,
                 wake=self._wake,
                 abort=self._abort,
+                policy=policy,
             )
             for i in range(count)
         ]

@@ -11,11 +11,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from reelgate.blobs.base import BlobStore
-from reelgate.core.tasks import FailureCode, Outputs
-from reelgate.engines.base import TaskInterrupted
+from reelgate.core.tasks import BLOB_SCHEME, FailureCode, GenerationSpec, Outputs
+from reelgate.engines.base import Reference, TaskInterrupted
 from reelgate.engines.registry import ModelRegistry
 from reelgate.media.encode import Mp4Writer
+from reelgate.media.image import ImageDecodeError, decode_image
 from reelgate.media.poster import jpeg_bytes
+from reelgate.outbound import OutboundPolicy
+from reelgate.outbound.fetch import ImageFetchError, fetch_image_sync
 from reelgate.store.tasks import Claim, TaskRepo
 from reelgate.worker.lease import LeaseKeeper
 
@@ -40,12 +43,22 @@ class WorkerConfig:
     max_running_per_owner: int | None = None
 
 
+class InputError(Exception):
+    """A task's input (its reference image) cannot be used: the task fails as ASSET.INVALID."""
+
+
 class _Context:
     """The EngineContext handed to an engine for one claim."""
 
     def __init__(
-        self, tasks: TaskRepo, claim: Claim, lease: LeaseKeeper, abort: threading.Event
+        self,
+        tasks: TaskRepo,
+        claim: Claim,
+        lease: LeaseKeeper,
+        abort: threading.Event,
+        reference: Reference | None,
     ) -> None:
+        self.reference = reference
         self._tasks = tasks
         self._claim = claim
         self._lease = lease
@@ -85,8 +98,10 @@ class Worker:
         *,
         wake: threading.Event,
         abort: threading.Event,
+        policy: OutboundPolicy | None = None,
     ) -> None:
         self.worker_id = worker_id
+        self._policy = policy or OutboundPolicy()
         self._tasks = tasks
         self._blobs = blobs
         self._registry = registry
@@ -133,7 +148,9 @@ class Worker:
         self._discard_abandoned_attempts(claim)
         try:
             with lease:
-                ctx = _Context(self._tasks, claim, lease, self._abort)
+                ctx = _Context(
+                    self._tasks, claim, lease, self._abort, self._reference(claim.task.spec)
+                )
                 outputs = self._render(claim, ctx, attempt_dir, prefix)
                 ctx.check()
                 if not self._tasks.succeed(claim, outputs):
@@ -145,6 +162,9 @@ class Worker:
             elif stop.reason == SHUTDOWN:
                 self._tasks.release(claim)
             log.info("task %s attempt %d stopped: %s", task.id, task.attempt, stop.reason)
+        except InputError as bad:
+            self._blobs.delete_prefix(prefix)
+            self._tasks.fail(claim, str(bad), FailureCode.ASSET_INVALID)
         except Exception as exc:
             log.exception("task %s attempt %d failed", task.id, task.attempt)
             self._blobs.delete_prefix(prefix)
@@ -153,6 +173,21 @@ class Worker:
             shutil.rmtree(attempt_dir, ignore_errors=True)
             with contextlib.suppress(OSError):
                 attempt_dir.parent.rmdir()
+
+    def _reference(self, spec: GenerationSpec) -> Reference | None:
+        """Fetch and decode the input image, through the outbound guard for URLs."""
+        if spec.image is None:
+            return None
+        url = spec.image.url
+        try:
+            if url.startswith(BLOB_SCHEME):
+                data = self._blobs.get_bytes(url.removeprefix(BLOB_SCHEME))
+            else:
+                data = fetch_image_sync(url, self._policy)
+            frame = decode_image(data)
+        except (ImageFetchError, ImageDecodeError, FileNotFoundError, ValueError) as exc:
+            raise InputError(f"the input image cannot be used: {exc}") from exc
+        return Reference(frame=frame, position=spec.image.position)
 
     def _discard_abandoned_attempts(self, claim: Claim) -> None:
         """Delete what earlier attempts left behind: they lost their lease (or their process),

@@ -7,13 +7,14 @@ Each backend reads a blob back the way a user gets it: the local store through `
 from __future__ import annotations
 
 import shutil
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 import pytest
+from types_boto3_s3 import S3Client
 
 from reelgate.blobs.base import BlobStore
 from reelgate.blobs.local import LocalBlobStore
@@ -39,25 +40,28 @@ def _local(tmp_path: Path) -> Backend:
     return Backend(store, read, unreachable)
 
 
-def _s3(bucket: str) -> Backend:
-    store = S3BlobStore.from_url(f"s3://{bucket}/deploy/blobs")
+def _s3(client: S3Client, bucket: str, http: httpx.Client) -> Backend:
+    store = S3BlobStore(client, bucket, "deploy/blobs")
     links = S3Links(store, ttl_seconds=60)
 
     def read(key: str) -> bytes | None:
-        response = httpx.get(links.url(key))
+        response = http.get(links.url(key))
         if response.status_code == 404:
             return None
         response.raise_for_status()
         return response.content
 
-    return Backend(store, read, S3BlobStore.from_url(f"s3://{bucket}-missing/blobs"))
+    return Backend(store, read, S3BlobStore(client, f"{bucket}-missing", "blobs"))
 
 
 @pytest.fixture(params=["local", "s3"])
-def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Backend:
+def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Backend]:
     if request.param == "local":
-        return _local(tmp_path)
-    return _s3(request.getfixturevalue("bucket"))
+        yield _local(tmp_path)
+        return
+    with httpx.Client() as http:
+        client = request.getfixturevalue("s3_client")
+        yield _s3(client, request.getfixturevalue("bucket"), http)
 
 
 def _put(store: BlobStore, key: str, content: bytes, tmp_path: Path) -> Path:

@@ -16,22 +16,43 @@ TooLarge = Callable[[Scope], Response]
 
 
 class BodyLimitMiddleware:
-    def __init__(self, app: ASGIApp, max_bytes: int, too_large: TooLarge) -> None:
+    """`max_bytes` for every body, except multipart uploads to the paths in `upload_paths`,
+    which may carry an image file of up to `max_upload_bytes`."""
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        max_bytes: int,
+        too_large: TooLarge,
+        *,
+        upload_paths: frozenset[str] = frozenset(),
+        max_upload_bytes: int = 0,
+    ) -> None:
         self.app = app
         self.max_bytes = max_bytes
         self.too_large = too_large
+        self.upload_paths = upload_paths
+        self.max_upload_bytes = max_upload_bytes
+
+    def _limit(self, scope: Scope) -> int:
+        if scope["path"] in self.upload_paths:
+            for name, value in scope["headers"]:
+                if name == b"content-type" and value.startswith(b"multipart/form-data"):
+                    return max(self.max_bytes, self.max_upload_bytes)
+        return self.max_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        limit = self._limit(scope)
         for name, value in scope["headers"]:
             if name == b"content-length":
                 try:
                     declared = int(value)
                 except ValueError:
-                    declared = self.max_bytes + 1
-                if declared > self.max_bytes:
+                    declared = limit + 1
+                if declared > limit:
                     await self.too_large(scope)(scope, receive, send)
                     return
         received = 0
@@ -45,7 +66,7 @@ class BodyLimitMiddleware:
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
-                if received > self.max_bytes and not started:
+                if received > limit and not started:
                     # Hand the app an empty end of body; its answer is replaced by the 413.
                     exceeded = True
                     return {"type": "http.request", "body": b"", "more_body": False}
