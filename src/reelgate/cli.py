@@ -10,11 +10,14 @@ reelgate webhook-secret                  print the callback signing secret
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
 
 from pydantic import ValidationError
 
@@ -70,11 +73,36 @@ def _parser() -> argparse.ArgumentParser:
     revoke.add_argument("key_id")
 
     sub.add_parser("webhook-secret", help="print the whsec_ secret callbacks are signed with")
+
+    generate = sub.add_parser(
+        "generate", help="make a video on a server (REELGATE_URL, REELGATE_API_KEY)"
+    )
+    generate.add_argument("prompt")
+    generate.add_argument("--ratio", default="16:9")
+    generate.add_argument("--seconds", type=int, default=5)
+    generate.add_argument("--style", default="none")
+    generate.add_argument("--model", default="gen4")
+    generate.add_argument(
+        "--motion", default="", help="e.g. y=0.4,r=-6 (x y z r bg_x_pan bg_y_pan)"
+    )
+    generate.add_argument("--seed", type=int)
+    generate.add_argument("--image", help="first frame: an https URL or a local image file")
+    generate.add_argument("--end-frame", action="store_true", help="use --image as the last frame")
+    generate.add_argument("-o", "--output", default="", help="where to save the MP4")
+
+    tasks = sub.add_parser("tasks", help="list, show or cancel tasks on a server")
+    tasks_sub = tasks.add_subparsers(dest="tasks_command", required=True)
+    tasks_list = tasks_sub.add_parser("list")
+    tasks_list.add_argument("--limit", type=int, default=20)
+    for name in ("show", "cancel"):
+        tasks_sub.add_parser(name).add_argument("task_id")
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    if args.command in ("generate", "tasks"):
+        return _client(args)
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
@@ -133,6 +161,68 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
         return _keys(args, store)
     finally:
         store.close()
+
+
+def _client(args: argparse.Namespace) -> int:
+    from reelgate.client import Client, ClientError, image_argument, parse_motion
+
+    try:
+        client = Client.from_env()
+    except ClientError as exc:
+        print(f"reelgate: {exc}", file=sys.stderr)
+        return 2
+    try:
+        if args.command == "generate":
+            return _generate(client, args, parse_motion, image_argument)
+        if args.tasks_command == "list":
+            for task in client.list(args.limit):
+                print(
+                    f"{task['id']}\t{task['status']}\t{task['percent']}%\t"
+                    f"{task['model']}\t{task['prompt'][:40]}"
+                )
+            return 0
+        if args.tasks_command == "show":
+            print(json.dumps(client.get(args.task_id), indent=2, ensure_ascii=False))
+            return 0
+        result = client.cancel(args.task_id)
+        print(f"{result['id']}\t{result['status']}")
+        return 0
+    except (ClientError, ValueError, OSError) as exc:
+        print(f"reelgate: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        client.close()
+
+
+def _generate(
+    client: Any,
+    args: argparse.Namespace,
+    parse_motion: Callable[[str], dict[str, float]],
+    image_argument: Callable[[str], str],
+) -> int:
+    request: dict[str, Any] = {
+        "prompt": args.prompt,
+        "ratio": args.ratio,
+        "seconds": args.seconds,
+        "style": args.style,
+        "model": args.model,
+        "motion": parse_motion(args.motion),
+    }
+    if args.seed is not None:
+        request["seed"] = args.seed
+    if args.image:
+        request["image"] = image_argument(args.image)
+        request["image_as_end_frame"] = args.end_frame
+    task = client.create(request)
+    print(f"task {task['id']}", file=sys.stderr)
+    task = client.wait(task["id"])
+    if task["status"] != "succeeded":
+        print(f"reelgate: task {task['status']}: {task['failure']}", file=sys.stderr)
+        return 1
+    target = Path(args.output or f"{task['id']}.mp4")
+    client.download(task["video_url"], target)
+    print(target)
+    return 0
 
 
 def _workers(store: Store, window: float) -> int:

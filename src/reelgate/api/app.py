@@ -7,7 +7,7 @@ from starlette.responses import Response
 from starlette.types import Scope
 
 from reelgate import __version__
-from reelgate.api import admin, cometapi, files, health
+from reelgate.api import admin, cometapi, files, health, native, openapi
 from reelgate.api.auth import Authenticator
 from reelgate.api.errors import Renderers, install
 from reelgate.api.middleware.body_limit import BodyLimitMiddleware
@@ -41,6 +41,7 @@ def create_app(runtime: Runtime) -> FastAPI:
     app.include_router(files.build_router(runtime))
     app.include_router(cometapi.build_router(runtime))
     app.include_router(admin.build_router(runtime))
+    app.include_router(native.build_router(runtime))
 
     def too_large(scope: Scope) -> Response:
         return renderers.render_scope(
@@ -56,4 +57,5 @@ def create_app(runtime: Runtime) -> FastAPI:
         max_upload_bytes=MAX_IMAGE_BYTES + MAX_BODY_BYTES,
     )
     app.add_middleware(RequestIdMiddleware)
+    openapi.install(app)
     return app

@@ -27,9 +27,11 @@ from pydantic import (
 )
 from starlette.responses import Response
 
+from reelgate.api import cometapi_docs
 from reelgate.api.auth import CurrentPrincipal
 from reelgate.api.errors import first_validation_error, json_response
 from reelgate.api.idempotency import IdempotencyKeyHeader, idempotency
+from reelgate.api.jsonbody import StrictJsonRoute
 from reelgate.api.middleware.request_id import request_started
 from reelgate.api.text import check_text
 from reelgate.core.sizes import COMETAPI_RATIOS, frame_size
@@ -66,10 +68,16 @@ class MotionVectorIn(BaseModel):
 
 class OptionsIn(BaseModel):
     model_config = ConfigDict(extra="ignore")
-    seconds: StrictInt = Field(description="clip length: 5 or 10 seconds")
-    motion_vector: MotionVectorIn
-    image_as_end_frame: StrictBool = False
-    seed: Seed | None = None
+    seconds: StrictInt = Field(
+        description="clip length: 5 or 10 seconds", json_schema_extra={"enum": [5, 10]}
+    )
+    motion_vector: MotionVectorIn = Field(
+        description="camera speeds in [-10, 10]; a missing component is 0"
+    )
+    image_as_end_frame: StrictBool = Field(
+        False, description="use `image` as the last frame instead of the first"
+    )
+    seed: Seed | None = Field(None, description="overrides the top-level `seed`")
 
     @field_validator("seconds")
     @classmethod
@@ -105,14 +113,28 @@ class GenerateIn(BaseModel):
             }
         },
     )
-    callback_url: str = Field(max_length=2048)
-    prompt: str
-    ratio: str
-    style: str
-    model: str = Field(max_length=64)
+    callback_url: str = Field(
+        max_length=2048,
+        description="absolute http(s) URL that receives the finished task (CONTRACT.md 5)",
+    )
+    prompt: str = Field(
+        description="1..1000 characters after trimming; no control or bidirectional characters "
+        "except newline and tab",
+        json_schema_extra={"minLength": 1, "maxLength": 1000},
+    )
+    ratio: str = Field(json_schema_extra={"enum": list(COMETAPI_RATIOS)})
+    style: str = Field(
+        description="a style preset or free text (at most 64 characters, one line)",
+        json_schema_extra={"maxLength": 64},
+    )
+    model: str = Field(max_length=64, description="a model the server knows, e.g. gen4")
     options: OptionsIn
-    image: str | None = Field(default=None, max_length=22_400_000)
-    seed: Seed | None = None
+    image: str | None = Field(
+        default=None,
+        max_length=22_400_000,
+        description="https URL or data:image/...;base64, URI: image-to-video",
+    )
+    seed: Seed | None = Field(None, description="absent: a random seed, kept on the task")
 
     @field_validator("prompt")
     @classmethod
@@ -135,8 +157,10 @@ class GenerateIn(BaseModel):
 
 
 class FeedIn(BaseModel):
-    model_config = ConfigDict(extra="ignore")
-    task_id: str = Field(max_length=64)
+    model_config = ConfigDict(
+        extra="ignore", json_schema_extra={"example": {"task_id": cometapi_docs.TASK_ID}}
+    )
+    task_id: str = Field(max_length=64, description="the id /runway/pro/generate returned")
 
 
 class CometApiRenderer:
@@ -202,7 +226,14 @@ def runway_version(value: str | None, *, required: bool) -> str:
     return value
 
 
-RunwayVersionHeader = Annotated[str | None, Header(alias="X-Runway-Version")]
+RunwayVersionHeader = Annotated[
+    str | None,
+    Header(
+        alias="X-Runway-Version",
+        description="API version; absent means " + DEFAULT_RUNWAY_VERSION,
+        json_schema_extra={"enum": list(SUPPORTED_RUNWAY_VERSIONS)},
+    ),
+]
 
 
 def iso(ts: float) -> str:
@@ -265,9 +296,17 @@ def task_dto(task: Task, runtime: Runtime) -> dict[str, Any]:
 
 
 def build_router(runtime: Runtime) -> APIRouter:
-    router = APIRouter(prefix="/runway", tags=["CometAPI (reverse format)"])
+    router = APIRouter(
+        prefix="/runway", tags=["CometAPI (reverse format)"], route_class=StrictJsonRoute
+    )
 
-    @router.post("/pro/generate", summary="Create a text- or image-to-video task")
+    @router.post(
+        "/pro/generate",
+        operation_id="cometapi_generate",
+        summary="Create a text- or image-to-video task",
+        response_description="The task is queued",
+        responses=cometapi_docs.GENERATE_RESPONSES,
+    )
     def generate(
         body: GenerateIn,
         request: Request,
@@ -275,6 +314,11 @@ def build_router(runtime: Runtime) -> APIRouter:
         x_runway_version: RunwayVersionHeader = None,
         idempotency_key: IdempotencyKeyHeader = None,
     ) -> Response:
+        """Queue a task and answer at once with its id; with `image` it is image-to-video.
+
+        The result is posted to `callback_url` when the task finishes and is always readable
+        with `/runway/feed`. Repeat a request with the same `Idempotency-Key` to retry it safely.
+        """
         version = runway_version(x_runway_version, required=False)
         if not body.callback_url.strip():
             raise ApiError(ErrorKind.CALLBACK_URL_EMPTY, "callback_url is required")
@@ -293,7 +337,7 @@ def build_router(runtime: Runtime) -> APIRouter:
             width=width,
             height=height,
             seconds=body.options.seconds,
-            seed=seed if seed is not None else _random_seed(),
+            seed=seed if seed is not None else random_seed(),
             style=body.style,
             motion=MotionVector(**body.options.motion_vector.model_dump()),
             image=image,
@@ -312,10 +356,19 @@ def build_router(runtime: Runtime) -> APIRouter:
         created["exec_time"] = round(elapsed, 4)
         return json_response(created, headers={"X-Runway-Version": version})
 
-    @router.post("/feed", summary="Poll a task")
+    @router.post(
+        "/feed",
+        operation_id="cometapi_feed",
+        summary="Poll a task",
+        responses=cometapi_docs.FEED_RESPONSES,
+    )
     def feed(
         body: FeedIn, principal: CurrentPrincipal, x_runway_version: RunwayVersionHeader = None
     ) -> Response:
+        """The task's status, progress and, once it succeeded, fresh signed output links.
+
+        An unknown id and another key's task both answer `task_not_exist`.
+        """
         version = runway_version(x_runway_version, required=False)
         task = runtime.service.get(principal.owner_id, body.task_id)
         return json_response(
@@ -334,5 +387,5 @@ def policy_check(check: Callable[[str], object], url: str) -> None:
         raise ApiError(ErrorKind.URL_NOT_ALLOWED, str(refused)) from None
 
 
-def _random_seed() -> int:
+def random_seed() -> int:
     return secrets.randbelow(MAX_SEED + 1)

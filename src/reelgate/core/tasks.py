@@ -32,6 +32,7 @@ class Dialect(StrEnum):
     COMETAPI = "cometapi"
     RUNWAY = "runway"
     OPENAI = "openai"
+    NATIVE = "native"
 
 
 class FailureCode(StrEnum):
