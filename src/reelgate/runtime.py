@@ -8,7 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from reelgate.blobs.base import BlobStore
+from reelgate.blobs.base import BlobStore, Links
 from reelgate.blobs.links import LinkSigner
 from reelgate.blobs.local import LocalBlobStore
 from reelgate.core.service import TaskService
@@ -24,7 +24,8 @@ class Runtime:
     settings: Settings
     store: Store
     blobs: BlobStore
-    links: LinkSigner
+    links: Links  # the download links that API responses and webhooks carry
+    signer: LinkSigner  # checks the /files links of local storage
     registry: ModelRegistry
     service: TaskService
     policy: OutboundPolicy
@@ -41,14 +42,14 @@ class Runtime:
         settings.validate_for_start()
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         store = Store.open(settings.resolved_database_url)
-        blobs = open_blobs(settings.resolved_storage_url)
         link_secret = settings.link_secret or _secret_file(
             settings.data_dir / "link_secret", lambda: secrets.token_hex(32)
         )
-        links = LinkSigner(
-            link_secret.encode(),
-            settings.public_url or public_url,
-            settings.link_ttl_seconds,
+        signer = LinkSigner(
+            link_secret.encode(), settings.public_url or public_url, settings.link_ttl_seconds
+        )
+        blobs, links = open_storage(
+            settings.resolved_storage_url, signer, settings.link_ttl_seconds
         )
         registry = ModelRegistry.default()
         return cls(
@@ -56,6 +57,7 @@ class Runtime:
             store=store,
             blobs=blobs,
             links=links,
+            signer=signer,
             registry=registry,
             service=TaskService(
                 store,
@@ -69,10 +71,23 @@ class Runtime:
         )
 
 
-def open_blobs(url: str) -> BlobStore:
+def open_storage(url: str, signer: LinkSigner, link_ttl_seconds: int) -> tuple[BlobStore, Links]:
+    """The blob store named by `REELGATE_STORAGE_URL` and the links its files are fetched by:
+    reelgate's own /files route for a directory, the bucket's presigned URLs for S3."""
     if url.startswith("file://"):
-        return LocalBlobStore.from_url(url)
-    raise ValueError(f"REELGATE_STORAGE_URL: unsupported storage URL {url!r} (use file://…)")
+        return LocalBlobStore.from_url(url), signer
+    if url.startswith("s3://"):
+        try:
+            from reelgate.blobs.s3 import S3BlobStore, S3Links
+        except ImportError as exc:  # boto3 comes with the `s3` extra
+            raise ValueError(
+                "REELGATE_STORAGE_URL: s3:// storage needs boto3: pip install 'reelgate[s3]'"
+            ) from exc
+        store = S3BlobStore.from_url(url)
+        return store, S3Links(store, link_ttl_seconds)
+    raise ValueError(
+        f"REELGATE_STORAGE_URL: unsupported storage URL {url!r} (use file://… or s3://bucket/…)"
+    )
 
 
 def webhook_secret(settings: Settings) -> str:

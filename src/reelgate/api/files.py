@@ -3,23 +3,59 @@ permission. A tampered or expired link gets 403; an authentic link to a deleted 
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import APIRouter
 from starlette.responses import FileResponse, Response
 
+from reelgate.api import openapi
 from reelgate.errors import ApiError, ErrorKind
 from reelgate.runtime import Runtime
 
 _MEDIA_TYPES = {".mp4": "video/mp4", ".jpg": "image/jpeg", ".png": "image/png"}
+_BINARY = {"schema": {"type": "string", "format": "binary"}}
+_FILE_HEADERS = {
+    "Content-Disposition": {"description": "attachment; filename=…", "schema": {"type": "string"}},
+    "ETag": {"schema": {"type": "string"}},
+    "Accept-Ranges": {"schema": {"type": "string", "enum": ["bytes"]}},
+}
+_TEXT = {"text/plain": {"schema": {"type": "string"}}}
+# Starlette's FileResponse answers HTTP range requests itself, in plain text when they are bad.
+_RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {
+        "description": "The file",
+        "headers": {**openapi.REQUEST_ID_HEADER, **_FILE_HEADERS},
+        "content": {t: _BINARY for t in (*_MEDIA_TYPES.values(), "application/octet-stream")},
+    },
+    206: {
+        "description": "The requested byte range(s) of the file (`Range: bytes=…`)",
+        "headers": openapi.REQUEST_ID_HEADER,
+        "content": {
+            t: _BINARY
+            for t in (*_MEDIA_TYPES.values(), "application/octet-stream", "multipart/byteranges")
+        },
+    },
+    400: {
+        "description": "The `Range` header is malformed",
+        "headers": openapi.REQUEST_ID_HEADER,
+        "content": _TEXT,
+    },
+    416: {
+        "description": "The `Range` header asks for bytes past the end of the file",
+        "headers": openapi.REQUEST_ID_HEADER,
+        "content": _TEXT,
+    },
+    **openapi.default_errors(403, 404, 413, 500),
+}
 
 
 def build_router(runtime: Runtime) -> APIRouter:
     router = APIRouter(tags=["files"])
 
-    @router.api_route(
-        "/files/{key:path}", methods=["GET", "HEAD"], summary="Download a task's file"
-    )
     def download(key: str, expires: str = "", sig: str = "") -> Response:
-        if not runtime.links.verify(key, expires, sig):
+        """A task's output, through the signed link the feed returned."""
+        # hmac.compare_digest refuses non-ASCII text: such a signature is simply wrong.
+        if not sig.isascii() or not runtime.signer.verify(key, expires, sig):
             raise ApiError(ErrorKind.LINK_INVALID, "this link is invalid or has expired")
         path = runtime.blobs.local_path(key)
         if path is None:
@@ -27,4 +63,14 @@ def build_router(runtime: Runtime) -> APIRouter:
         media_type = _MEDIA_TYPES.get(path.suffix, "application/octet-stream")
         return FileResponse(path, media_type=media_type, filename=path.name)
 
+    for method in ("GET", "HEAD"):
+        router.add_api_route(
+            "/files/{key:path}",
+            download,
+            methods=[method],
+            operation_id=f"files_{method.lower()}",
+            response_class=FileResponse,
+            summary="Download a task's file" if method == "GET" else "A task's file's headers",
+            responses=_RESPONSES,
+        )
     return router

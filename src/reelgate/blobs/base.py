@@ -28,6 +28,14 @@ class BlobStore(Protocol):
         """Raise when the store cannot be written."""
 
 
+class Links(Protocol):
+    """Download links for blobs: reelgate's own signed `/files/…` URLs (`LinkSigner`) or the
+    bucket's presigned URLs (`S3Links`). Either way a link works without an API key and expires."""
+
+    def url(self, key: str) -> str:
+        """A link to `key` that stops working after the configured time."""
+
+
 def validate_key(key: str) -> str:
     """Refuse keys that could escape the store's root."""
     parts = key.split("/")

@@ -25,6 +25,7 @@ from reelgate.blobs.base import validate_key
 
 if TYPE_CHECKING:
     from types_boto3_s3 import S3Client
+    from types_boto3_s3.type_defs import ObjectIdentifierTypeDef
 
 log = logging.getLogger(__name__)
 
@@ -35,7 +36,7 @@ CONNECT_TIMEOUT_SECONDS = 5.0  # a readiness probe must not hang for botocore's 
 # Each worker's upload runs up to 10 parts at once (boto3's default); a bigger pool keeps the
 # connections of concurrent uploads alive instead of reopening them.
 MAX_POOL_CONNECTIONS = 32
-_DELETE_BATCH = 1000  # the most keys one DeleteObjects request takes
+MAX_KEYS_PER_REQUEST = 1000  # the most keys one ListObjectsV2 or DeleteObjects request takes
 
 
 class S3StorageError(OSError):
@@ -46,12 +47,22 @@ class S3BlobStore:
     """One bucket and a key prefix. Safe to share between threads: it holds one boto3 client,
     which is thread-safe, and no resource objects, which are not."""
 
-    def __init__(self, client: S3Client, bucket: str, prefix: str = "") -> None:
+    def __init__(
+        self,
+        client: S3Client,
+        bucket: str,
+        prefix: str = "",
+        *,
+        keys_per_request: int = MAX_KEYS_PER_REQUEST,
+    ) -> None:
         if not bucket:
             raise ValueError("an S3 bucket name is required")
+        if not 1 <= keys_per_request <= MAX_KEYS_PER_REQUEST:
+            raise ValueError(f"keys_per_request must be 1..{MAX_KEYS_PER_REQUEST}")
         self._client = client
         self.bucket = bucket
         self.prefix = validate_key(prefix.strip("/")) if prefix.strip("/") else ""
+        self.keys_per_request = keys_per_request
 
     @classmethod
     def from_url(cls, url: str, client: S3Client | None = None) -> S3BlobStore:
@@ -80,47 +91,67 @@ class S3BlobStore:
         """Upload, then delete `source`. S3 makes an object visible only once it is complete, so
         a reader never sees half a file; large files go up in parts, in parallel."""
         object_key = self._object_key(key)
-        extra = {
-            "ContentType": content_type,
-            # The same download behaviour as reelgate's own /files route.
-            "ContentDisposition": _attachment(PurePosixPath(key).name),
-        }
+        extra = {"ContentType": content_type, "ContentDisposition": _attachment(key)}
         with self._explained(f"uploading {key!r}"):
             self._client.upload_file(str(source), self.bucket, object_key, ExtraArgs=extra)
         source.unlink(missing_ok=True)
+
+    def put_bytes(self, key: str, data: bytes, content_type: str) -> None:
+        object_key = self._object_key(key)
+        with self._explained(f"uploading {key!r}"):
+            self._client.put_object(
+                Bucket=self.bucket,
+                Key=object_key,
+                Body=data,
+                ContentType=content_type,
+                ContentDisposition=_attachment(key),
+            )
+
+    def get_bytes(self, key: str) -> bytes:
+        object_key = self._object_key(key)
+        with self._explained(f"reading {key!r}"):
+            try:
+                answer = self._client.get_object(Bucket=self.bucket, Key=object_key)
+            except self._client.exceptions.NoSuchKey:
+                raise FileNotFoundError(f"no blob {key!r} in {self!r}") from None
+            with answer["Body"] as body:
+                return body.read()
 
     def local_path(self, key: str) -> Path | None:
         return None
 
     def delete_prefix(self, prefix: str) -> int:
         """Delete the blob named `prefix` and every blob under `prefix/`, as the local store
-        does: `tasks/a/1` never touches `tasks/a/10/…`."""
+        does: `tasks/a/1` never touches `tasks/a/10/…`. One list and one delete request per
+        page of keys."""
         base = self._object_key(prefix.rstrip("/"))
-        doomed: list[str] = []
-        with self._explained(f"listing {prefix!r}"):
+        deleted = 0
+        with self._explained(f"deleting {prefix!r}"):
             pages = self._client.get_paginator("list_objects_v2").paginate(
-                Bucket=self.bucket, Prefix=base
+                Bucket=self.bucket,
+                Prefix=base,
+                PaginationConfig={"PageSize": self.keys_per_request},
             )
             for page in pages:
-                doomed.extend(
-                    obj["Key"]
+                doomed: list[ObjectIdentifierTypeDef] = [
+                    {"Key": obj["Key"]}
                     for obj in page.get("Contents", [])
                     if obj["Key"] == base or obj["Key"].startswith(base + "/")
-                )
-        for start in range(0, len(doomed), _DELETE_BATCH):
-            batch = doomed[start : start + _DELETE_BATCH]
-            with self._explained(f"deleting {prefix!r}"):
+                ]
+                if not doomed:
+                    continue
                 answer = self._client.delete_objects(
-                    Bucket=self.bucket,
-                    Delete={"Objects": [{"Key": k} for k in batch], "Quiet": True},
+                    Bucket=self.bucket, Delete={"Objects": doomed, "Quiet": True}
                 )
-            if errors := answer.get("Errors"):
-                first = errors[0]
-                raise S3StorageError(
-                    f"deleting {prefix!r} in s3://{self.bucket}: {len(errors)} object(s) refused,"
-                    f" first {first.get('Key')!r}: {first.get('Code')} {first.get('Message')}"
-                )
-        return len(doomed)
+                if errors := answer.get("Errors"):
+                    first = errors[0]
+                    raise S3StorageError(
+                        f"deleting {prefix!r} in s3://{self.bucket}/{self.prefix}:"
+                        f" {len(errors)} object(s) refused, first {first.get('Key')!r}:"
+                        f" {first.get('Code')} {first.get('Message')}"
+                    )
+                deleted += len(doomed)
+        return deleted
 
     def ping(self) -> None:
         """Write and delete a tiny object: a bucket that can be read but not written would pass
@@ -181,7 +212,10 @@ def client_from_environment() -> S3Client:
     return session.client("s3", config=config)
 
 
-def _attachment(filename: str) -> str:
+def _attachment(key: str) -> str:
+    """The Content-Disposition reelgate's own /files route sends, so a link behaves the same
+    whichever store serves it."""
+    filename = PurePosixPath(key).name
     quoted = quote(filename)
     if quoted == filename:
         return f'attachment; filename="{filename}"'

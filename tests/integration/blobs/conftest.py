@@ -6,16 +6,19 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
+from typing import TYPE_CHECKING, Final
 
 import pytest
 from moto.server import ThreadedMotoServer
-from types_boto3_s3 import S3Client
 
 from reelgate.blobs.s3 import client_from_environment
 
+if TYPE_CHECKING:
+    from types_boto3_s3 import S3Client
+
 ACCESS_KEY = "reelgate-test-key"
 SECRET_KEY = "reelgate-test-secret"
-REGION = "eu-west-3"
+REGION: Final = "eu-west-3"
 
 
 @pytest.fixture(scope="session")

@@ -11,14 +11,17 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import httpx
 import pytest
-from types_boto3_s3 import S3Client
 
 from reelgate.blobs.base import BlobStore
 from reelgate.blobs.local import LocalBlobStore
 from reelgate.blobs.s3 import S3BlobStore, S3Links
+
+if TYPE_CHECKING:
+    from types_boto3_s3 import S3Client
 
 
 @dataclass
@@ -111,12 +114,25 @@ def test_delete_prefix_counts_and_removes_only_that_prefix(
     assert backend.store.delete_prefix("nothing/here/") == 0
 
 
+def test_bytes_round_trip_and_replace(backend: Backend) -> None:
+    backend.store.put_bytes("inputs/k1/ref.png", b"\x89PNG first", "image/png")
+    backend.store.put_bytes("inputs/k1/ref.png", b"\x89PNG second", "image/png")
+    assert backend.store.get_bytes("inputs/k1/ref.png") == b"\x89PNG second"
+    assert backend.read("inputs/k1/ref.png") == b"\x89PNG second"
+    with pytest.raises(FileNotFoundError):
+        backend.store.get_bytes("inputs/k1/other.png")
+
+
 @pytest.mark.parametrize("key", ["../etc/passwd", "/abs", "a//b", "a/./b", "a/../b", ""])
 def test_keys_that_could_escape_are_refused(backend: Backend, tmp_path: Path, key: str) -> None:
     source = tmp_path / "in.bin"
     source.write_bytes(b"kept")
     with pytest.raises(ValueError, match="invalid blob key"):
         backend.store.put_file(key, source, "video/mp4")
+    with pytest.raises(ValueError, match="invalid blob key"):
+        backend.store.put_bytes(key, b"data", "image/png")
+    with pytest.raises(ValueError, match="invalid blob key"):
+        backend.store.get_bytes(key)
     with pytest.raises(ValueError, match="invalid blob key"):
         backend.store.delete_prefix(key)
     assert backend.store.local_path(key) is None
