@@ -7,7 +7,17 @@ from starlette.responses import Response
 from starlette.types import Scope
 
 from reelgate import __version__
-from reelgate.api import admin, cometapi, files, health, native, openapi
+from reelgate.api import (
+    admin,
+    cometapi,
+    files,
+    health,
+    native,
+    openai_errors,
+    openai_videos,
+    openapi,
+    runway,
+)
 from reelgate.api.auth import Authenticator
 from reelgate.api.errors import Renderers, install
 from reelgate.api.middleware.body_limit import BodyLimitMiddleware
@@ -35,11 +45,17 @@ def create_app(runtime: Runtime) -> FastAPI:
 
     renderers = Renderers()
     renderers.add(cometapi.PREFIX, cometapi.CometApiRenderer())
+    for prefix in runway.PREFIXES:
+        renderers.add(prefix, runway.RunwayRenderer())
+    renderers.add(openai_errors.PREFIX, openai_errors.OpenAIRenderer())
     install(app, renderers, authenticator.check)
 
     app.include_router(health.build_router(runtime))
     app.include_router(files.build_router(runtime))
     app.include_router(cometapi.build_router(runtime))
+    for mount in runway.MOUNTS:
+        app.include_router(runway.build_router(runtime, mount))
+    app.include_router(openai_videos.build_router(runtime))
     app.include_router(admin.build_router(runtime))
     app.include_router(native.build_router(runtime))
 

@@ -14,7 +14,15 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from reelgate.blobs.base import BlobStore
-from reelgate.core.tasks import Action, Dialect, GenerationSpec, NewTask, Task, TaskStatus
+from reelgate.core.tasks import (
+    BLOB_SCHEME,
+    Action,
+    Dialect,
+    GenerationSpec,
+    NewTask,
+    Task,
+    TaskStatus,
+)
 from reelgate.engines.registry import ModelRegistry
 from reelgate.errors import ApiError, ErrorKind
 from reelgate.store.idempotency import Reservation
@@ -182,6 +190,7 @@ class TaskService:
                 ErrorKind.TASK_NOT_FOUND, f"task {task_id!r} does not exist", param="task_id"
             )
         self._blobs.delete_prefix(f"tasks/{task_id}/")
+        delete_uploaded_input(self._blobs, deleted)
         return deleted
 
     def throttled(self, task: Task) -> bool:
@@ -193,15 +202,32 @@ class TaskService:
     def remix(self, caller: Caller, task_id: str, prompt: str, dialect: Dialect) -> Task:
         """A new task with the original's settings and a new prompt."""
         original = self.get(caller.owner_id, task_id)
+        spec = dataclasses.replace(original.spec, prompt=prompt)
+        if spec.image is not None and spec.image.url.startswith(BLOB_SCHEME):
+            # Each task owns its upload, so deleting the original cannot break the remix.
+            source = spec.image.url.removeprefix(BLOB_SCHEME)
+            copy = f"inputs/{uuid.uuid4()}/{source.rsplit('/', 1)[-1]}"
+            self._blobs.put_bytes(copy, self._blobs.get_bytes(source), "application/octet-stream")
+            spec = dataclasses.replace(
+                spec, image=dataclasses.replace(spec.image, url=BLOB_SCHEME + copy)
+            )
         return self.create(
             caller,
             dialect=dialect,
             action=original.action,
-            spec=dataclasses.replace(original.spec, prompt=prompt),
+            spec=spec,
             callback_url=None,
             runway_version=original.runway_version,
             remixed_from=original.id,
         )
+
+
+def delete_uploaded_input(blobs: BlobStore, task: Task) -> None:
+    """Delete the image uploaded with a task (OpenAI's `input_reference`), if it has one."""
+    image = task.spec.image
+    if image is not None and image.url.startswith(BLOB_SCHEME + "inputs/"):
+        key = image.url.removeprefix(BLOB_SCHEME)
+        blobs.delete_prefix(key.rsplit("/", 1)[0] + "/")
 
 
 def _is_uuid(text: str) -> bool:

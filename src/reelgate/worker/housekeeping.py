@@ -11,6 +11,7 @@ import threading
 import time
 
 from reelgate.blobs.base import BlobStore
+from reelgate.core.service import delete_uploaded_input
 from reelgate.store.store import Store
 
 log = logging.getLogger(__name__)
@@ -49,6 +50,9 @@ class Housekeeper:
         expired = self._store.tasks.outputs_to_expire(cutoff, SWEEP_BATCH)
         for task_id in expired:
             self._blobs.delete_prefix(f"tasks/{task_id}/")
+            task = self._store.tasks.get(task_id, None)
+            if task is not None:
+                delete_uploaded_input(self._blobs, task)
             self._store.tasks.mark_outputs_expired(task_id)
         purged = self._store.idempotency.purge_expired()
         if expired or purged:
