@@ -9,11 +9,13 @@ A caller only ever sees their own tasks; another key's task is 404, like an unkn
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from fastapi import APIRouter
+from pydantic import BaseModel, ConfigDict, Field
 from starlette.responses import Response
 
+from reelgate.api import openapi
 from reelgate.api.auth import CurrentPrincipal
 from reelgate.api.errors import json_response
 from reelgate.errors import ApiError, ErrorKind
@@ -21,18 +23,93 @@ from reelgate.runtime import Runtime
 from reelgate.store.outbox import OutboxEvent
 
 
+class CancelOut(BaseModel):
+    model_config = ConfigDict(extra="forbid", title="CancelledTask")
+    id: str
+    status: Literal["queued", "running", "succeeded", "failed", "cancelled"]
+    cancel_requested: bool = Field(description="a running task stops between frames")
+
+
+class AttemptOut(BaseModel):
+    model_config = ConfigDict(extra="forbid", title="DeliveryAttempt")
+    attempt: int
+    started_at: float = Field(description="unix seconds")
+    status_code: int | None = Field(description="the receiver's HTTP status; null: no answer")
+    latency_ms: float
+    error: str | None
+
+
+class EventOut(BaseModel):
+    model_config = ConfigDict(extra="forbid", title="WebhookEvent")
+    id: str = Field(description="the `webhook-id` header, stable across retries")
+    event_type: str
+    url: str
+    state: Literal["pending", "delivered", "failed"]
+    attempts: int
+    next_attempt_at: float | None = Field(description="unix seconds; null when not scheduled")
+    created_at: float
+    log: list[AttemptOut]
+
+
+class DeliveriesOut(BaseModel):
+    model_config = ConfigDict(extra="forbid", title="DeliveryLog")
+    task_id: str
+    events: list[EventOut]
+
+
+class RedeliverOut(BaseModel):
+    model_config = ConfigDict(extra="forbid", title="Redelivery")
+    id: str
+    state: Literal["pending"]
+
+
+_TASK = "3d957031-9a2a-45e2-9dc7-bc8513059c50"
+_ERRORS = openapi.default_errors(401, 404, 413, 429, 500)
+
+
 def build_router(runtime: Runtime) -> APIRouter:
     router = APIRouter(prefix="/admin", tags=["admin"])
     outbox = runtime.store.outbox
 
-    @router.post("/tasks/{task_id}/cancel", summary="Cancel a queued or running task")
+    @router.post(
+        "/tasks/{task_id}/cancel",
+        operation_id="admin_cancel_task",
+        summary="Cancel a queued or running task",
+        responses={
+            200: openapi.ok(
+                CancelOut,
+                "The task after the request; a finished task is returned unchanged",
+                example={"id": _TASK, "status": "cancelled", "cancel_requested": True},
+            ),
+            **_ERRORS,
+        },
+    )
     def cancel(task_id: str, principal: CurrentPrincipal) -> Response:
         task = runtime.service.cancel(principal.owner_id, task_id)
         return json_response(
             {"id": task.id, "status": task.status.value, "cancel_requested": task.cancel_requested}
         )
 
-    @router.get("/tasks/{task_id}/deliveries", summary="The task's webhook delivery log")
+    @router.get(
+        "/tasks/{task_id}/deliveries",
+        operation_id="admin_list_deliveries",
+        summary="The task's webhook delivery log",
+        responses={
+            200: {
+                **openapi.ok(DeliveriesOut, "Every webhook event of the task, with each attempt"),
+                "links": {
+                    "RedeliverFirstEvent": {
+                        "operationId": "admin_redeliver",
+                        "parameters": {
+                            "task_id": "$response.body#/task_id",
+                            "event_id": "$response.body#/events/0/id",
+                        },
+                    }
+                },
+            },
+            **_ERRORS,
+        },
+    )
     def deliveries(task_id: str, principal: CurrentPrincipal) -> Response:
         task = runtime.service.get(principal.owner_id, task_id)
         events = [_event(e, runtime) for e in outbox.events_for_task(task.id)]
@@ -40,7 +117,17 @@ def build_router(runtime: Runtime) -> APIRouter:
 
     @router.post(
         "/tasks/{task_id}/deliveries/{event_id}/redeliver",
+        operation_id="admin_redeliver",
         summary="Send a webhook event again now",
+        status_code=202,
+        responses={
+            202: openapi.ok(
+                RedeliverOut,
+                "The event is due now; attempt numbers carry on",
+                example={"id": "evt_…", "state": "pending"},
+            ),
+            **_ERRORS,
+        },
     )
     def redeliver(task_id: str, event_id: str, principal: CurrentPrincipal) -> Response:
         task = runtime.service.get(principal.owner_id, task_id)

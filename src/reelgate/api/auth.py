@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from reelgate.api.ratelimit import TokenBuckets, retry_after_seconds
 from reelgate.errors import ApiError, ErrorKind
@@ -102,7 +103,19 @@ class Authenticator:
         return principal
 
 
-def _current(request: Request) -> Principal:
+BEARER = HTTPBearer(
+    auto_error=False,
+    scheme_name="apiKey",
+    description="`Authorization: Bearer <api key>`: a key from REELGATE_API_KEYS or "
+    "`reelgate keys create`",
+)
+
+
+def _current(
+    request: Request,
+    _documented: Annotated[HTTPAuthorizationCredentials | None, Depends(BEARER)],
+) -> Principal:
+    # `_documented` only declares the scheme in the OpenAPI document; `check` reads the header.
     authenticator: Authenticator = request.app.state.authenticator
     return authenticator.check(request)
 

@@ -70,7 +70,15 @@ def first_validation_error(exc: RequestValidationError) -> ApiError:
     error = errors[0]
     path = field_path(error.get("loc", ()))
     if error.get("type") == "json_invalid":
-        return ApiError(ErrorKind.INVALID_REQUEST, "the request body is not valid JSON")
+        reason = error.get("ctx", {}).get("error")
+        detail = f" ({reason})" if reason else ""
+        return ApiError(ErrorKind.INVALID_REQUEST, f"the request body is not valid JSON{detail}")
+    if path == "body" and isinstance(error.get("input"), bytes):
+        # FastAPI hands over raw bytes when the Content-Type is not JSON.
+        return ApiError(
+            ErrorKind.INVALID_REQUEST,
+            "the request body must be a JSON object sent with Content-Type: application/json",
+        )
     message = str(error.get("msg", "invalid value")).removeprefix("Value error, ")
     return ApiError(ErrorKind.INVALID_REQUEST, f"{path}: {message}", param=path)
 
@@ -156,7 +164,10 @@ def install(app: FastAPI, renderers: Renderers, authenticate: Callable[[Request]
 
     async def on_unexpected(request: Request, exc: Exception) -> Response:
         log.exception("unhandled error on %s %s", request.method, request.url.path)
-        return render(request, ApiError(ErrorKind.INTERNAL, "internal error"))
+        response = render(request, ApiError(ErrorKind.INTERNAL, "internal error"))
+        # Starlette answers from outside every middleware here, RequestIdMiddleware included.
+        response.headers["X-Request-Id"] = request_id(request.scope)
+        return response
 
     app.add_exception_handler(ApiError, on_api_error)
     app.add_exception_handler(RequestValidationError, on_validation)

@@ -14,7 +14,15 @@ from reelgate.errors import invalid
 
 MAX_KEY_CHARS = 255
 
-IdempotencyKeyHeader = Annotated[str | None, Header(alias="Idempotency-Key")]
+IdempotencyKeyHeader = Annotated[
+    str | None,
+    Header(
+        alias="Idempotency-Key",
+        description="1..255 printable characters; a repeat with the same body returns the same "
+        "task, with another body 422, while the first is in flight 409",
+        json_schema_extra={"minLength": 1, "maxLength": MAX_KEY_CHARS},
+    ),
+]
 
 
 def idempotency(key: str | None, route: str, body: BaseModel) -> Idempotency | None:

@@ -24,10 +24,12 @@ from pydantic import (
 )
 from starlette.responses import Response
 
+from reelgate.api import native_docs
 from reelgate.api.auth import CurrentPrincipal
 from reelgate.api.cometapi import MAX_SEED, policy_check, random_seed
 from reelgate.api.errors import json_response
 from reelgate.api.idempotency import IdempotencyKeyHeader, idempotency
+from reelgate.api.jsonbody import StrictJsonRoute
 from reelgate.api.text import check_text
 from reelgate.core.sizes import COMETAPI_RATIOS, OPENAI_SIZES, frame_size
 from reelgate.core.tasks import (
@@ -122,9 +124,9 @@ def task_public(task: Task, runtime: Runtime) -> dict[str, Any]:
 
 
 def build_router(runtime: Runtime) -> APIRouter:
-    router = APIRouter(prefix="/admin", tags=["reelgate tasks"])
+    router = APIRouter(prefix="/admin", tags=["reelgate tasks"], route_class=StrictJsonRoute)
 
-    @router.post("/tasks", summary="Create a task with every engine option")
+    @router.post("/tasks", summary="Create a task with every engine option", **native_docs.CREATE)
     def create(
         body: TaskCreate,
         request: Request,
@@ -161,7 +163,7 @@ def build_router(runtime: Runtime) -> APIRouter:
         )
         return json_response(task_public(task, runtime))
 
-    @router.get("/tasks", summary="The caller's tasks, newest first")
+    @router.get("/tasks", summary="The caller's tasks, newest first", **native_docs.LIST)
     def list_tasks(
         principal: CurrentPrincipal,
         limit: Annotated[int, Query(ge=1, le=100)] = 20,
@@ -172,7 +174,7 @@ def build_router(runtime: Runtime) -> APIRouter:
         )
         return json_response({"data": [task_public(t, runtime) for t in tasks]})
 
-    @router.get("/tasks/{task_id}", summary="One task")
+    @router.get("/tasks/{task_id}", summary="One task", **native_docs.SHOW)
     def show(task_id: str, principal: CurrentPrincipal) -> Response:
         return json_response(task_public(runtime.service.get(principal.owner_id, task_id), runtime))
 

@@ -12,7 +12,6 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from fastapi import FastAPI
-from fastapi.openapi.utils import get_openapi
 from pydantic import BaseModel, ConfigDict
 
 Responses = dict[int | str, dict[str, Any]]
@@ -113,7 +112,19 @@ def default_error_examples() -> dict[int, dict[str, Any]]:
             "task_not_found": body("task_not_found", "task 'nope' does not exist"),
             "not_found": body("not_found", "this file no longer exists"),
         },
+        409: {
+            "idempotency_in_flight": body(
+                "idempotency_in_flight",
+                "a request with this Idempotency-Key is still being processed; retry shortly",
+            )
+        },
         413: {"request_too_large": body("request_too_large", "the body exceeds 1048576 bytes")},
+        422: {
+            "idempotency_mismatch": body(
+                "idempotency_mismatch",
+                "this Idempotency-Key was already used with a different request body",
+            )
+        },
         429: {"rate_limited": body("rate_limited", "this key is over its request rate")},
         500: {"internal_error": body("internal_error", "internal error")},
     }
@@ -132,16 +143,12 @@ def install(app: FastAPI) -> None:
     entries are dropped unless a route documented its own 422.
     """
 
+    generate = app.openapi
+
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
-            document = get_openapi(
-                title=app.title,
-                version=app.version,
-                description=app.description,
-                routes=app.routes,
-            )
-            _drop_validation_error(document)
-            app.openapi_schema = document
+            _drop_validation_error(generate())
+        assert app.openapi_schema is not None
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]

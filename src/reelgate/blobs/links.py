@@ -37,4 +37,4 @@ class LinkSigner:
             return False
         if expiry < (now if now is not None else time.time()):
             return False
-        return hmac.compare_digest(self._sig(key, expiry), sig)
+        return hmac.compare_digest(self._sig(key, expiry).encode(), sig.encode())

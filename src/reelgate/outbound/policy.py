@@ -133,6 +133,10 @@ class OutboundPolicy:
         host = _normalise_host(parsed.raw_host.decode("ascii"))
         if not host:
             raise UrlRefused(f"the {what} has no host")
+        if "%" in host and not host.startswith("["):
+            raise UrlRefused(f"the {what} host {host} is not a valid host name")
+        if parsed.port is not None and not 1 <= parsed.port <= 65535:
+            raise UrlRefused(f"the {what} port {parsed.port} is not between 1 and 65535")
         reason = self.host_refusal(host)
         if reason is not None:
             raise UrlRefused(f"the {what} host {host} is {reason}; {_ALLOW_HINT}")

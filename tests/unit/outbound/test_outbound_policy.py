@@ -142,3 +142,11 @@ def test_policy_from_settings_reads_reelgate_outbound_allow() -> None:
     policy.check_callback_url("http://[fd00::5]/cb")
     with pytest.raises(UrlRefused):
         policy.check_callback_url("http://10.1.2.4/cb")
+
+
+@pytest.mark.parametrize(
+    "url", ["https://a.com:99999/", "https://a.com:0/hook", "https://a.com%00/", "https://a%2ecom/"]
+)
+def test_impossible_ports_and_escaped_hosts_are_refused(url: str) -> None:
+    with pytest.raises(UrlRefused):
+        OutboundPolicy().check_callback_url(url)
