@@ -167,7 +167,15 @@ def serve(
         access_log=False,
         timeout_graceful_shutdown=5,
     )
+    # uvicorn re-raises the signal that stopped it once it has shut down cleanly; with these
+    # handlers in place that becomes exit status 0 rather than death by SIGTERM (143).
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, _exit_cleanly)
     uvicorn.Server(config).run()
+
+
+def _exit_cleanly(signum: int, _frame: object) -> None:
+    raise SystemExit(0)
 
 
 def run_worker(settings: Settings, models: Sequence[str] | None, count: int, device: str) -> None:

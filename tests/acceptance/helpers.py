@@ -7,7 +7,7 @@ import os
 import signal
 import sqlite3
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from contextlib import closing
 from pathlib import Path
 from typing import Any, TypeVar
@@ -29,7 +29,6 @@ FAST_LEASES = {
     # killed process was sending from waiting long before the next process retries it.
     "REELGATE_WEBHOOK_TIMEOUT_SECONDS": "2",
 }
-TERMINAL_ROWS = ("succeeded", "failed", "cancelled")
 SMALL_FRAMES = 5 * 24  # a 5 s clip at 24 fps
 SMALL_SIZE = (960, 960)  # ratio 1:1
 
@@ -120,8 +119,11 @@ def assert_published_once(
         f"{attempt}/poster.jpg",
         f"{attempt}/video.mp4",
     ], f"task {task_id}: blobs other than attempt {attempt}'s outputs remain"
-    assert not work_dir(data_dir, task_id).exists(), (
-        f"task {task_id}: work files remain: {files_under(work_dir(data_dir, task_id))}"
+    # The worker clears its work files right after the commit that publishes the task.
+    wait_until(
+        lambda: not work_dir(data_dir, task_id).exists(),
+        5,
+        what=f"task {task_id}'s work files to be removed",
     )
     info = probe(data_dir / "blobs" / row["video_key"])
     assert (info.codec, info.width, info.height) == ("h264", *size), info
@@ -138,10 +140,6 @@ def signal_name(returncode: int | None) -> str:
 
 def lines_mentioning(log: str, *needles: str) -> list[str]:
     return [line for line in log.splitlines() if all(n in line for n in needles)]
-
-
-def iter_ids(rows: list[dict[str, Any]]) -> Iterator[str]:
-    return (str(r["id"]) for r in rows)
 
 
 def stop_outside_write(pid: int, data_dir: Path) -> None:

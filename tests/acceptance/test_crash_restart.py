@@ -7,8 +7,11 @@ from __future__ import annotations
 import random
 import signal
 import time
+from functools import partial
 from pathlib import Path
+from typing import Any
 
+import httpx
 import pytest
 from standardwebhooks import Webhook
 
@@ -18,12 +21,16 @@ from tests.acceptance.helpers import (
     SMALL_FRAMES,
     SMALL_SIZE,
     assert_published_once,
+    blob_dir,
     create,
     events_for,
     feed,
+    files_under,
     query,
     small_body,
+    task_row,
     wait_until,
+    work_dir,
 )
 from tests.support.receiver import Receiver
 
@@ -56,15 +63,14 @@ def test_sigkill_at_random_moments_loses_and_duplicates_nothing(
         server = launch(data_dir, ENV)
 
     with server.client() as client:
-        finals = {
-            task_id: wait_until(
-                lambda t=task_id: _terminal(feed(client, t)),
+        finals: dict[str, dict[str, Any]] = {}
+        for task_id in ids:
+            finals[task_id] = wait_until(
+                partial(_terminal_feed, client, task_id),
                 timeout=150,
                 interval=0.3,
                 what=f"task {task_id} to finish ({kills})",
             )
-            for task_id in ids
-        }
 
     rows = {r["id"]: r for r in query(data_dir, "SELECT * FROM tasks")}
     assert set(rows) == set(ids)
@@ -98,7 +104,7 @@ def test_sigkill_at_random_moments_loses_and_duplicates_nothing(
         what="every webhook event to be delivered",
     )
     hooks = receiver.wait_for(TASKS, timeout=5)
-    got = {}
+    got: dict[str, set[str]] = {}
     for hook in hooks:
         payload = Webhook(secret).verify(hook.body, hook.headers)
         got.setdefault(payload["task_id"], set()).add(hook.headers["webhook-id"])
@@ -109,5 +115,37 @@ def test_sigkill_at_random_moments_loses_and_duplicates_nothing(
         assert got.get(task_id) == {event["id"]}, (task_id, got.get(task_id), event)
 
 
-def _terminal(data: dict[str, object]) -> dict[str, object] | None:
+def _terminal_feed(client: httpx.Client, task_id: str) -> dict[str, Any] | None:
+    return _terminal(feed(client, task_id))
+
+
+def _terminal(data: dict[str, Any]) -> dict[str, Any] | None:
     return data if data["status"] in ("SUCCESS", "FAILURE") else None
+
+
+def test_a_task_killed_on_its_last_attempt_fails_clearly_and_leaves_no_files(
+    launch: Launch, receiver: Receiver, tmp_path: Path
+) -> None:
+    data_dir = tmp_path / "data"
+    env = {**FAST_LEASES, "REELGATE_WORKERS": "1", "REELGATE_MAX_ATTEMPTS": "1"}
+    server = launch(data_dir, env)
+    with server.client() as client:
+        task_id = create(client, small_body(receiver.url))
+    wait_until(lambda: task_row(data_dir, task_id)["progress"] >= 0.3, 15, interval=0.02)
+    assert server.proc is not None
+    server.proc.send_signal(signal.SIGKILL)
+    server.proc.wait(10)
+    assert files_under(work_dir(data_dir, task_id)), "the killed attempt left its work files"
+
+    server = launch(data_dir, env)
+    with server.client() as client:
+        final = wait_until(lambda: _terminal(feed(client, task_id)), 15)
+    assert final["status"] == "FAILURE", final
+    assert final["fail_reason"] == "the worker stopped responding on each of 1 attempts", final
+    [event] = events_for(data_dir, task_id)
+    assert event["event_type"] == "task.failed"
+    receiver.wait_for(1, timeout=10)
+    # Nothing will ever claim this task again, so nothing else will clear what the killed
+    # attempt wrote.
+    assert not work_dir(data_dir, task_id).exists(), files_under(work_dir(data_dir, task_id))
+    assert not blob_dir(data_dir, task_id).exists(), files_under(blob_dir(data_dir, task_id))

@@ -57,6 +57,17 @@ class Claim:
 
 
 @dataclass(frozen=True, slots=True)
+class ReapResult:
+    requeued: int
+    failed: list[str]  # ids of tasks that ran out of attempts
+    cancelled: list[str]  # ids of tasks cancelled while their worker was gone
+
+    @property
+    def finished(self) -> list[str]:
+        return self.failed + self.cancelled
+
+
+@dataclass(frozen=True, slots=True)
 class LeaseState:
     """What a heartbeat learns: whether the lease is still held, and whether to stop."""
 
@@ -369,15 +380,29 @@ class TaskRepo:
                 tasks.update().where(tasks.c.id == task_id).values(outputs_expired_at=self._clock())
             )
 
-    def reap_expired(self, max_attempts: int) -> tuple[int, int]:
-        """Requeue running tasks whose lease expired; fail those out of attempts.
+    def reap_expired(self, max_attempts: int) -> ReapResult:
+        """Settle running tasks whose lease expired (their worker died or stalled).
 
-        Returns (requeued, failed). A requeued task keeps its attempt count: the next claim adds
-        one, so `attempt` counts claims made.
+        A task whose cancel was asked for is cancelled; one that has used `max_attempts`
+        claims fails; the rest go back to the queue. A requeued task keeps its attempt count:
+        the next claim adds one, so `attempt` counts claims made.
         """
         now = self._clock()
         expired = (tasks.c.status == _RUNNING) & (tasks.c.lease_until < now)
+        finished = tasks.c.id.label("id"), tasks.c.callback_url.label("callback_url")
         with self._engine.begin() as conn:
+            cancelled = conn.execute(
+                tasks.update()
+                .where(expired & tasks.c.cancel_requested)
+                .values(
+                    status=TaskStatus.CANCELLED.value,
+                    finished_at=now,
+                    lease_until=None,
+                    failure="cancelled",
+                    failure_code=FailureCode.CANCELLED.value,
+                )
+                .returning(*finished)
+            ).all()
             dead = conn.execute(
                 tasks.update()
                 .where(expired & (tasks.c.attempt >= max_attempts))
@@ -388,16 +413,21 @@ class TaskRepo:
                     failure=f"the worker stopped responding on each of {max_attempts} attempts",
                     failure_code=FailureCode.INTERNAL.value,
                 )
-                .returning(tasks.c.id, tasks.c.callback_url)
+                .returning(*finished)
             ).all()
-            for task_id, callback_url in dead:
-                _enqueue_event(conn, task_id, callback_url, TaskStatus.FAILED, now)
+            for status, rows in ((TaskStatus.CANCELLED, cancelled), (TaskStatus.FAILED, dead)):
+                for task_id, callback_url in rows:
+                    _enqueue_event(conn, task_id, callback_url, status, now)
             requeued = conn.execute(
                 tasks.update()
                 .where(expired)
                 .values(status=_QUEUED, worker_id=None, lease_until=None)
             ).rowcount
-        return requeued, len(dead)
+        return ReapResult(
+            requeued=requeued,
+            failed=[row[0] for row in dead],
+            cancelled=[row[0] for row in cancelled],
+        )
 
 
 def _running_of(owner: sa.ColumnElement[str]) -> sa.ScalarSelect[int]:

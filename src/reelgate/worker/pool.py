@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import os
+import shutil
 import socket
 import threading
 import time
@@ -21,9 +22,11 @@ from reelgate.engines.registry import ModelRegistry
 from reelgate.outbound import OutboundPolicy
 from reelgate.store.tasks import TaskRepo
 from reelgate.store.workers import WorkerInfo, WorkerRepo
-from reelgate.worker.runner import Worker, WorkerConfig
+from reelgate.worker.runner import Worker, WorkerConfig, sweep_work_dir
 
 log = logging.getLogger(__name__)
+
+WORK_SWEEP_SECONDS = 60.0  # also once at start: folders a killed process left behind
 
 
 class WorkerPool:
@@ -42,6 +45,7 @@ class WorkerPool:
         policy: OutboundPolicy | None = None,
     ) -> None:
         self._tasks = tasks
+        self._blobs = blobs
         self._registry = registry
         self._config = config
         self._max_attempts = max_attempts
@@ -84,14 +88,32 @@ class WorkerPool:
         self._wake.set()
 
     def _reap(self) -> None:
-        while not self._stop.wait(self._reap_seconds):
+        last_sweep = 0.0
+        while True:
+            if time.monotonic() - last_sweep > WORK_SWEEP_SECONDS:
+                last_sweep = time.monotonic()
+                try:
+                    sweep_work_dir(self._config.work_dir, self._tasks)
+                except Exception:
+                    log.exception("work folder sweep failed")
+            if self._stop.wait(self._reap_seconds):
+                return
             try:
-                requeued, failed = self._tasks.reap_expired(self._max_attempts)
+                reaped = self._tasks.reap_expired(self._max_attempts)
             except Exception:
                 log.exception("reaper pass failed")
                 continue
-            if requeued or failed:
-                log.warning("reaper: %d expired tasks requeued, %d failed", requeued, failed)
+            for task_id in reaped.finished:
+                # Their last worker died: nothing of theirs will ever be published.
+                self._blobs.delete_prefix(f"tasks/{task_id}/")
+                shutil.rmtree(self._config.work_dir / task_id, ignore_errors=True)
+            if reaped.requeued or reaped.finished:
+                log.warning(
+                    "reaper: %d expired tasks requeued, %d failed, %d cancelled",
+                    reaped.requeued,
+                    len(reaped.failed),
+                    len(reaped.cancelled),
+                )
 
     def infos(self) -> list[WorkerInfo]:
         return [

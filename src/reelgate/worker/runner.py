@@ -140,7 +140,9 @@ class Worker:
 
     def process(self, claim: Claim) -> None:
         task = claim.task
-        attempt_dir = self._config.work_dir / task.id / str(task.attempt)
+        # Work files are per claim (the lease token), not per attempt: a released task reuses
+        # its attempt number, and the next claimer must never share a folder with this one.
+        work = self._config.work_dir / task.id / f"lease-{claim.token}"
         prefix = f"tasks/{task.id}/{task.attempt}/"
         lease = LeaseKeeper(
             self._tasks, claim, self._config.heartbeat_seconds, self._config.lease_seconds
@@ -148,31 +150,35 @@ class Worker:
         self._discard_abandoned_attempts(claim)
         try:
             with lease:
-                ctx = _Context(
-                    self._tasks, claim, lease, self._abort, self._reference(claim.task.spec)
-                )
-                outputs = self._render(claim, ctx, attempt_dir, prefix)
+                ctx = _Context(self._tasks, claim, lease, self._abort, self._reference(task.spec))
+                outputs = self._render(claim, ctx, work, prefix)
                 ctx.check()
+                # Before the commit: a crash after it must not leave work files behind.
+                _remove_work(work)
                 if not self._tasks.succeed(claim, outputs):
                     raise TaskInterrupted(LEASE_LOST)
         except TaskInterrupted as stop:
-            self._blobs.delete_prefix(prefix)
+            self._discard(work, prefix)
             if stop.reason == CANCELLED:
                 self._tasks.cancelled(claim)
             elif stop.reason == SHUTDOWN:
                 self._tasks.release(claim)
             log.info("task %s attempt %d stopped: %s", task.id, task.attempt, stop.reason)
         except InputError as bad:
-            self._blobs.delete_prefix(prefix)
+            self._discard(work, prefix)
             self._tasks.fail(claim, str(bad), FailureCode.ASSET_INVALID)
         except Exception as exc:
-            log.exception("task %s attempt %d failed", task.id, task.attempt)
-            self._blobs.delete_prefix(prefix)
-            self._tasks.fail(claim, f"{type(exc).__name__}: {exc}", FailureCode.INTERNAL)
-        finally:
-            shutil.rmtree(attempt_dir, ignore_errors=True)
-            with contextlib.suppress(OSError):
-                attempt_dir.parent.rmdir()
+            self._discard(work, prefix)
+            if self._tasks.fail(claim, f"{type(exc).__name__}: {exc}", FailureCode.INTERNAL):
+                log.exception("task %s attempt %d failed", task.id, task.attempt)
+            else:
+                # The lease had already passed to another worker (this one stalled): the error
+                # is a consequence of the takeover, not a failure of the task.
+                log.info("task %s attempt %d: lease lost (%s)", task.id, task.attempt, exc)
+
+    def _discard(self, work: Path, prefix: str) -> None:
+        _remove_work(work)
+        self._blobs.delete_prefix(prefix)
 
     def _reference(self, spec: GenerationSpec) -> Reference | None:
         """Fetch and decode the input image, through the outbound guard for URLs."""
@@ -196,7 +202,7 @@ class Worker:
         for older in range(1, task.attempt):
             self._blobs.delete_prefix(f"tasks/{task.id}/{older}/")
         for stale in (self._config.work_dir / task.id).glob("*"):
-            if stale.name != str(task.attempt):
+            if stale.name != f"lease-{claim.token}":
                 shutil.rmtree(stale, ignore_errors=True)
 
     def _render(self, claim: Claim, ctx: _Context, attempt_dir: Path, prefix: str) -> Outputs:
@@ -221,3 +227,23 @@ class Worker:
         self._blobs.put_file(outputs.video_key, video, "video/mp4")
         self._blobs.put_file(outputs.poster_key, poster, "image/jpeg")
         return outputs
+
+
+def _remove_work(work: Path) -> None:
+    shutil.rmtree(work, ignore_errors=True)
+    with contextlib.suppress(OSError):
+        work.parent.rmdir()  # only when no other claim's folder is left in it
+
+
+def sweep_work_dir(work_dir: Path, tasks: TaskRepo) -> int:
+    """Delete work folders of tasks that are finished or gone: what a process killed outside
+    any later claim of the same task left behind. Returns how many were removed."""
+    removed = 0
+    if not work_dir.is_dir():
+        return 0
+    for folder in work_dir.iterdir():
+        task = tasks.get(folder.name, None)
+        if task is None or task.status.terminal:
+            shutil.rmtree(folder, ignore_errors=True)
+            removed += 1
+    return removed

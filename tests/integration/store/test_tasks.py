@@ -97,7 +97,8 @@ def test_stale_lease_cannot_write_after_reclaim(store: Store) -> None:
     stale = store.tasks.claim("w1", lease_seconds=0.01)
     assert stale is not None
     time.sleep(0.05)
-    assert store.tasks.reap_expired(max_attempts=3) == (1, 0)
+    reaped = store.tasks.reap_expired(max_attempts=3)
+    assert (reaped.requeued, reaped.failed) == (1, [])
     fresh = store.tasks.claim("w2", lease_seconds=30)
     assert fresh is not None
     assert fresh.task.attempt == 2
@@ -277,3 +278,18 @@ def test_only_finished_tasks_are_deleted(store: Store) -> None:
     assert deleted is not None
     assert deleted.status is TaskStatus.SUCCEEDED
     assert store.tasks.get(task_id, OWNER) is None
+
+
+def test_reaper_cancels_an_expired_task_whose_cancel_was_asked(store: Store) -> None:
+    task_id = _new(store, callback="https://example.com/hook")
+    claim = store.tasks.claim("w", lease_seconds=0.01)
+    assert claim is not None
+    store.tasks.request_cancel(task_id, OWNER)
+    time.sleep(0.03)
+    reaped = store.tasks.reap_expired(max_attempts=3)
+    assert reaped.cancelled == [task_id]
+    assert reaped.requeued == 0
+    task = store.tasks.get(task_id, OWNER)
+    assert task is not None
+    assert task.status is TaskStatus.CANCELLED
+    assert [e.event_type for e in store.outbox.events_for_task(task_id)] == ["task.cancelled"]
