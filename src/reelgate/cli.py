@@ -5,6 +5,7 @@ reelgate migrate                         apply database migrations
 reelgate keys create [--name N] [--max-active N] [--rate-per-minute R]
 reelgate keys list | revoke KEY_ID | limits KEY_ID [--max-active N] [--rate-per-minute R]
 reelgate webhook-secret                  print the callback signing secret
+reelgate models                          list the model registry (REELGATE_MODELS_FILE)
 """
 
 from __future__ import annotations
@@ -73,6 +74,7 @@ def _parser() -> argparse.ArgumentParser:
     revoke.add_argument("key_id")
 
     sub.add_parser("webhook-secret", help="print the whsec_ secret callbacks are signed with")
+    sub.add_parser("models", help="list the model registry: each name, its engine and settings")
 
     generate = sub.add_parser(
         "generate", help="make a video on a server (REELGATE_URL, REELGATE_API_KEY)"
@@ -114,7 +116,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     try:
         return _run(args, settings)
-    except db.SchemaBehindError as exc:
+    except (db.SchemaBehindError, SettingsError) as exc:  # incl. a bad REELGATE_MODELS_FILE
         print(f"reelgate: {exc}", file=sys.stderr)
         return 2
 
@@ -138,7 +140,8 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
         from reelgate.server import run_worker
 
         models = [m.strip() for m in args.models.split(",") if m.strip()]
-        unknown = [m for m in models if not ModelRegistry.default().knows(m)]
+        registry = ModelRegistry.from_settings(settings)
+        unknown = [m for m in models if not registry.knows(m)]
         if unknown:
             print(f"reelgate: unknown models: {', '.join(unknown)}", file=sys.stderr)
             return 2
@@ -147,6 +150,8 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
     if args.command == "webhook-secret":
         print(webhook_secret(settings))
         return 0
+    if args.command == "models":
+        return _models(settings)
     store = Store.open(settings.resolved_database_url)
     try:
         if args.command == "migrate":
@@ -222,6 +227,20 @@ def _generate(
     target = Path(args.output or f"{task['id']}.mp4")
     client.download(task["video_url"], target)
     print(target)
+    return 0
+
+
+def _models(settings: Settings) -> int:
+    """Print the registry the server would serve; a bad file fails as `serve` would."""
+    from reelgate.engines.models_file import default_entries, load_models_file
+
+    if settings.models_file is None:
+        entries = default_entries()
+    else:
+        entries = load_models_file(settings.models_file)
+    print("NAME\tENGINE\tSETTINGS")
+    for entry in entries:
+        print(f"{entry.name}\t{entry.engine}\t{entry.config.summary()}")
     return 0
 
 

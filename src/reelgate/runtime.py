@@ -51,7 +51,7 @@ class Runtime:
         blobs, links = open_storage(
             settings.resolved_storage_url, signer, settings.link_ttl_seconds
         )
-        registry = ModelRegistry.default()
+        registry = ModelRegistry.from_settings(settings)
         return cls(
             settings=settings,
             store=store,

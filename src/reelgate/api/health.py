@@ -28,12 +28,16 @@ class ReadyOut(BaseModel):
         description='"ok" or "error: <exception type>" for `database` and `storage`'
     )
     models: list[str] = Field(description="the model names this server accepts")
+    models_without_workers: list[str] = Field(
+        description="models no live worker serves: their tasks wait in the queue until one starts"
+    )
 
 
 _READY = {
     "status": "ok",
     "checks": {"database": "ok", "storage": "ok"},
     "models": ["gen4", "gen4_turbo", "gen3", "gen2"],
+    "models_without_workers": ["gen3", "gen2"],
 }
 
 
@@ -85,7 +89,15 @@ def build_router(runtime: Runtime) -> APIRouter:
             "status": "ok" if ready else "unavailable",
             "checks": checks,
             "models": list(runtime.registry.names),
+            "models_without_workers": _unserved(runtime) if ready else [],
         }
         return json_response(body, 200 if ready else 503)
 
     return router
+
+
+def _unserved(runtime: Runtime) -> list[str]:
+    """Models no live worker serves: their tasks wait in the queue until one starts."""
+    window = 3 * runtime.settings.heartbeat_seconds
+    served = {m for w in runtime.store.workers.live(window) for m in w.models}
+    return [m for m in runtime.registry.names if m not in served]

@@ -8,8 +8,12 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING
 
 from reelgate.engines.base import Engine
+
+if TYPE_CHECKING:
+    from reelgate.settings import Settings
 
 DEFAULT_MODELS = ("gen4", "gen4_turbo", "gen4.5", "gen3", "gen2", "sora-2", "sora-2-pro")
 
@@ -31,6 +35,16 @@ class ModelRegistry:
     @classmethod
     def default(cls) -> ModelRegistry:
         return cls({name: _synthetic for name in DEFAULT_MODELS})
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> ModelRegistry:
+        """The registry of `REELGATE_MODELS_FILE`, or the default one without it. A bad file
+        raises `ModelsFileError` (a SettingsError) naming the entry and the problem."""
+        if settings.models_file is None:
+            return cls.default()
+        from reelgate.engines.models_file import engine_factories, load_models_file
+
+        return cls(engine_factories(load_models_file(settings.models_file)))
 
     @property
     def names(self) -> tuple[str, ...]:
