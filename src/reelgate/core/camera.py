@@ -158,11 +158,8 @@ class CameraPath:
         return self.motion.r * self.seconds(frame)
 
     def coverage(self, frames: int, pad: float = 2.0) -> Box:
-        """The part of the frame-0 plane that frames `0..frames-1` show, background included.
-
-        Sampling every frame is exact enough: between two frames a corner moves by well under a
-        pixel for speeds in the contract's range, and `pad` covers the rest.
-        """
+        """The part of the frame-0 plane that frames `0..frames-1` show, background included,
+        grown by `pad` pixels (room for interpolation and a jittering gate)."""
         corners = [
             (0.0, 0.0),
             (float(self.width), 0.0),

@@ -5,18 +5,24 @@ times faster than swscale, and the stream is tagged BT.601 so players decode it 
 untagged HD stream is assumed BT.709 and would come out slightly off in hue).
 
 Speed: encoding dominates a synthetic clip's cost on a CPU. The default is x264's `ultrafast`
-preset with the tools that pay for themselves added back: CABAC, two B-frames, a short lookahead
-with macroblock-tree rate control, deblocking, quarter-pixel motion search and adaptive
-quantisation (without it, sky gradients band). Measured on 10 s 720p clips of this engine, that
-matches `veryfast` within 0.2 dB PSNR at the same or smaller size in about half its time
-(bench/bench_render.py). `crf` 20 is visually clean. Encoding runs on a background thread, so a
-caller that renders frames overlaps with x264.
+preset with the tools that pay for themselves added back: CABAC, two B-frames, deblocking,
+quarter-pixel motion search and adaptive quantisation (without it, sky gradients band), on
+x264's frame threads. Encoding runs on a thread of its own, so a caller that renders frames
+overlaps with it (bench/bench_render.py).
+
+Reproducibility: the same frames make a byte-identical file, so the same request and seed give
+the same video. That rules out macroblock-tree rate control: with it x264 reads memory it has
+not initialised (measured: the same frames gave a different file after the process's heap had
+been churned, at every thread count). Without it, `crf` 22 gives the picture quality (PSNR) that
+`crf` 20 gives with it, and is visually clean.
 """
 
 from __future__ import annotations
 
+import contextlib
 import queue
 import threading
+from collections.abc import Callable
 from fractions import Fraction
 from pathlib import Path
 from types import TracebackType
@@ -31,12 +37,11 @@ from reelgate.core.tasks import FPS
 
 Frame = npt.NDArray[np.uint8]
 
-CRF = 20
+CRF = 22
 PRESET = "ultrafast"
-X264_PARAMS = "cabac=1:bframes=2:b-adapt=0:rc-lookahead=8:mbtree=1:deblock=1,0,0:subme=1:aq-mode=1"
+X264_PARAMS = "cabac=1:bframes=2:b-adapt=0:mbtree=0:deblock=1,0,0:subme=1:aq-mode=1"
 _BT601 = 6  # AVCOL_PRI / AVCOL_TRC / AVCOL_SPC value of SMPTE 170M (BT.601 525)
-_QUEUE_FRAMES = 8  # frames in flight between the caller and the encoder thread (~22 MB at 720p)
-_DONE = None
+_QUEUE_FRAMES = 8  # frames in flight between the caller and the encoder thread (~11 MB at 720p)
 
 
 class EncodeError(RuntimeError):
@@ -47,8 +52,8 @@ class Mp4Writer:
     """Write RGB frames of one size to an MP4, as a context manager.
 
     `write` takes `(height, width, 3)` uint8 RGB frames; `close` (or leaving the `with` block)
-    flushes the encoder and writes the index at the front of the file. Width and height must be
-    even (yuv420p); every contract size is.
+    flushes the encoder and writes the index at the front of the file; leaving the block with an
+    exception aborts instead. Width and height must be even (yuv420p); every contract size is.
     """
 
     def __init__(
@@ -60,7 +65,6 @@ class Mp4Writer:
         *,
         crf: int = CRF,
         preset: str = PRESET,
-        threaded: bool = True,
     ) -> None:
         if width <= 0 or height <= 0 or width % 2 or height % 2:
             raise ValueError(f"frame size must be positive and even, got {width}x{height}")
@@ -75,18 +79,17 @@ class Mp4Writer:
         stream.time_base = Fraction(1, fps)
         stream.options = {"crf": str(crf), "preset": preset, "x264-params": X264_PARAMS}
         context = stream.codec_context
+        context.thread_type = "FRAME"  # x264's frame threads, not PyAV's default slices
         context.color_range = 1  # MPEG (limited) range, what COLOR_RGB2YUV_I420 produces
         context.colorspace = context.color_primaries = context.color_trc = _BT601
         self._stream = stream
         self._pts = 0
         self._closed = False
+        self._aborted = False
         self._error: Exception | None = None
-        self._queue: queue.Queue[Frame | None] | None = None
-        self._thread: threading.Thread | None = None
-        if threaded:
-            self._queue = queue.Queue(maxsize=_QUEUE_FRAMES)
-            self._thread = threading.Thread(target=self._drain, name="mp4-encode", daemon=True)
-            self._thread.start()
+        self._queue: queue.Queue[Frame | None] = queue.Queue(maxsize=_QUEUE_FRAMES)
+        self._thread = threading.Thread(target=self._drain, name="mp4-encode", daemon=True)
+        self._thread.start()
 
     def __enter__(self) -> Mp4Writer:
         return self
@@ -97,7 +100,10 @@ class Mp4Writer:
         error: BaseException | None,
         trace: TracebackType | None,
     ) -> None:
-        self.close()
+        if error is None:
+            self.close()
+        else:
+            self.abort()
 
     def write(self, frame: Frame) -> None:
         """Append one frame; raises `EncodeError` if the encoder has failed."""
@@ -109,28 +115,48 @@ class Mp4Writer:
                 f"got {frame.shape} {frame.dtype}"
             )
         self._raise_if_failed()
-        planes = np.asarray(cv2.cvtColor(frame, cv2.COLOR_RGB2YUV_I420), np.uint8)
-        if self._queue is None:
-            self._encode(planes)
-        else:
-            self._queue.put(planes)
+        self._queue.put(np.asarray(cv2.cvtColor(frame, cv2.COLOR_RGB2YUV_I420), np.uint8))
         self.frames += 1
 
     def close(self) -> None:
         """Flush the encoder and finish the file; safe to call twice."""
+        if not self._closed:
+            self._closed = True
+            self._queue.put(None)
+            self._thread.join()
+        self._raise_if_failed()
+
+    def abort(self) -> None:
+        """Stop at once without finishing the video: the caller failed or the task was cancelled.
+
+        Frames still queued are dropped rather than encoded, so a cancel is not held up by the
+        encoder; what is left on disk is an incomplete file for the caller to discard.
+        """
         if self._closed:
             return
-        self._closed = True
-        try:
-            if self._queue is not None and self._thread is not None:
-                self._queue.put(_DONE)
-                self._thread.join()
-            self._raise_if_failed()
-            for packet in self._stream.encode(None):
-                self._container.mux(packet)
-        finally:
-            self._container.close()
-        self._raise_if_failed()
+        self._closed = self._aborted = True
+        self._queue.put(None)
+        self._thread.join()
+
+    def _drain(self) -> None:
+        """The encoder thread: every libav and x264 call happens here."""
+        while (planes := self._queue.get()) is not None:
+            self._step(self._encode, planes)
+        self._step(self._flush)
+        if self._error is None and not self._aborted:
+            self._step(self._container.close)
+        else:
+            with contextlib.suppress(Exception):  # an unfinished container may refuse to close
+                self._container.close()
+
+    def _step(self, work: Callable[..., None], *args: Any) -> None:
+        # After a failure or an abort the remaining frames are taken but dropped, so that the
+        # caller never blocks on a full queue.
+        if self._error is None and not self._aborted:
+            try:
+                work(*args)
+            except Exception as error:  # handed over to the caller's thread by write/close
+                self._error = error
 
     def _encode(self, planes: Frame) -> None:
         picture = av.VideoFrame.from_ndarray(planes, format="yuv420p")
@@ -139,15 +165,9 @@ class Mp4Writer:
         for packet in self._stream.encode(picture):
             self._container.mux(packet)
 
-    def _drain(self) -> None:
-        assert self._queue is not None
-        while (planes := self._queue.get()) is not None:
-            if self._error is not None:
-                continue  # keep taking frames so that the writer never blocks on a dead thread
-            try:
-                self._encode(planes)
-            except Exception as error:  # handed over to the caller's thread by write/close
-                self._error = error
+    def _flush(self) -> None:
+        for packet in self._stream.encode(None):
+            self._container.mux(packet)
 
     def _raise_if_failed(self) -> None:
         if self._error is not None:

@@ -7,11 +7,12 @@ import inspect
 from collections import deque
 from itertools import islice, pairwise
 
+import cv2
 import numpy as np
 import pytest
 
 from reelgate.core.tasks import GenerationSpec, MotionVector
-from reelgate.engines.base import Engine, Frame
+from reelgate.engines.base import Engine, Frame, Reference
 from reelgate.engines.synthetic import SyntheticEngine
 
 CONTRACT_SIZES = [
@@ -27,8 +28,9 @@ CONTRACT_SIZES = [
 
 
 class _Ctx:
-    def __init__(self) -> None:
+    def __init__(self, reference: Reference | None = None) -> None:
         self.reports: list[float] = []
+        self.reference = reference
 
     def report(self, fraction: float) -> None:
         self.reports.append(fraction)
@@ -129,3 +131,46 @@ def test_the_scene_holds_a_sky_a_ground_and_a_subject() -> None:
     assert bottom[..., 1].mean() > bottom[..., 2].mean() + 20  # green grass below
     middle = frame[120:300, 200:440].astype(np.float32).mean(axis=2)
     assert middle.min() < 70  # a dark silhouette stands in the middle
+
+
+SWING = MotionVector(x=8, z=-6, r=12)
+
+
+def _photo(width: int = 800, height: int = 600) -> Frame:
+    """An input image with structure everywhere: colour ramps and a dark disc off-centre."""
+    ys, xs = np.mgrid[0:height, 0:width].astype(np.float32)
+    image = np.dstack([xs / width * 255, ys / height * 255, 255 - xs / width * 128])
+    image[(xs - width * 0.6) ** 2 + (ys - height * 0.4) ** 2 < (height * 0.15) ** 2] = 20
+    return image.astype(np.uint8)
+
+
+def _covered(image: Frame, width: int, height: int) -> Frame:
+    """What "fill the frame, crop the overflow evenly" means, written out independently."""
+    scale = max(width / image.shape[1], height / image.shape[0])
+    size = (round(image.shape[1] * scale), round(image.shape[0] * scale))
+    big = cv2.resize(image, size, interpolation=cv2.INTER_AREA)
+    x0, y0 = (size[0] - width) // 2, (size[1] - height) // 2
+    return np.asarray(big[y0 : y0 + height, x0 : x0 + width], np.uint8)
+
+
+def test_image_to_video_starts_on_the_input_image() -> None:
+    ctx = _Ctx(Reference(_photo()))
+    frames = list(SyntheticEngine().generate(_spec(style="none", motion=SWING), ctx))
+    expected = _covered(_photo(), 640, 360).astype(np.int16)
+    assert np.abs(frames[0].astype(np.int16) - expected).mean() < 2  # no silhouette on top
+    assert np.abs(frames[-1].astype(np.int16) - expected).mean() > 10  # and the camera moves
+
+
+def test_image_to_video_can_end_on_the_input_image() -> None:
+    ctx = _Ctx(Reference(_photo(500, 900), position="last"))
+    frames = list(SyntheticEngine().generate(_spec(style="none", motion=SWING), ctx))
+    expected = _covered(_photo(500, 900), 640, 360).astype(np.int16)
+    assert np.abs(frames[-1].astype(np.int16) - expected).mean() < 2
+    assert np.abs(frames[0].astype(np.int16) - expected).mean() > 10
+
+
+def test_image_to_video_takes_the_style() -> None:
+    ctx = _Ctx(Reference(_photo()))
+    frame = next(SyntheticEngine().generate(_spec(style="noir"), ctx))
+    assert (frame[..., 0] == frame[..., 1]).all()
+    assert (frame[..., 1] == frame[..., 2]).all()

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from reelgate.core.tasks import GenerationSpec, MotionVector
-from reelgate.engines.base import Frame
+from reelgate.engines.base import Frame, Reference
 from reelgate.engines.synthetic import SyntheticEngine
 from reelgate.engines.synthetic.looks import Grade, resolve_look
 
@@ -17,6 +17,8 @@ PRESETS = ["none", "cinematic", "anime", "noir", "vintage", "vivid"]
 
 
 class _Ctx:
+    reference: Reference | None = None
+
     def report(self, fraction: float) -> None:
         del fraction
 

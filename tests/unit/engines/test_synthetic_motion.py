@@ -17,6 +17,7 @@ import numpy.typing as npt
 import pytest
 
 from reelgate.core.tasks import GenerationSpec, MotionVector
+from reelgate.engines.base import Reference
 from reelgate.engines.synthetic import Renderer, SyntheticEngine
 from reelgate.media import Mp4Writer, decode_frames
 
@@ -26,6 +27,8 @@ Gray = npt.NDArray[np.float32]
 
 
 class _Ctx:
+    reference: Reference | None = None
+
     def report(self, fraction: float) -> None:
         del fraction
 
@@ -154,6 +157,7 @@ def test_background_pan_moves_the_background_while_the_subject_holds(tmp_path: P
     assert dx == pytest.approx(-0.05 * W, rel=0.2)
 
     sprite = scene.sprite
+    assert sprite is not None
     ys, xs = np.nonzero(sprite.rgba[..., 3] > 128)
     left = round(sprite.world_x - sprite.anchor_x) + int(xs.min())
     top = round(sprite.world_y - sprite.anchor_y) + int(ys.min())

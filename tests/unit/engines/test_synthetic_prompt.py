@@ -109,7 +109,9 @@ def test_a_boat_without_a_place_floats_on_water() -> None:
 )
 def test_each_subject_has_its_own_shape(prompt: str, low: float, high: float) -> None:
     spec = GenerationSpec(prompt=prompt, model="gen4", width=640, height=360, seconds=1, seed=5)
-    opaque = Renderer(spec).scene.sprite.rgba[..., 3] > 128
+    sprite = Renderer(spec).scene.sprite
+    assert sprite is not None
+    opaque = sprite.rgba[..., 3] > 128
     rows, cols = np.nonzero(opaque)
     width, height = np.ptp(cols) + 1, np.ptp(rows) + 1
     assert low < width / height < high

@@ -23,8 +23,8 @@ def _frame(index: int, width: int, height: int) -> np.ndarray:
     return np.dstack([red, green, blue]).astype(np.uint8)
 
 
-def _write(path: Path, width: int, height: int, count: int, threaded: bool = True) -> None:
-    with Mp4Writer(path, width, height, threaded=threaded) as writer:
+def _write(path: Path, width: int, height: int, count: int) -> None:
+    with Mp4Writer(path, width, height) as writer:
         for index in range(count):
             writer.write(_frame(index, width, height))
 
@@ -69,10 +69,11 @@ def test_the_stream_says_which_colour_matrix_it_uses(tmp_path: Path) -> None:
         assert int(frame.color_range) == 1  # limited ("MPEG") range
 
 
-def test_inline_encoding_writes_the_same_clip(tmp_path: Path) -> None:
-    _write(tmp_path / "inline.mp4", 320, 240, 24, threaded=False)
-    info = probe(tmp_path / "inline.mp4")
-    assert (info.frames, info.fps, info.faststart) == (24, Fraction(24), True)
+@pytest.mark.parametrize(("width", "height"), [(1280, 720), (720, 1280)])
+def test_the_same_frames_make_the_same_file(tmp_path: Path, width: int, height: int) -> None:
+    _write(tmp_path / "a.mp4", width, height, 24)
+    _write(tmp_path / "b.mp4", width, height, 24)
+    assert (tmp_path / "a.mp4").read_bytes() == (tmp_path / "b.mp4").read_bytes()
 
 
 def test_faststart_is_told_apart_from_an_index_at_the_end(tmp_path: Path) -> None:
@@ -114,4 +115,25 @@ def test_an_encoder_failure_on_the_encoding_thread_reaches_the_caller(tmp_path: 
     writer.write(_frame(0, 320, 240))
     with pytest.raises(EncodeError, match="encoder exploded"):
         writer.close()
-    writer.close()  # closing again is harmless
+    with pytest.raises(EncodeError):
+        writer.close()  # still failed, and still safe to call
+
+
+class _Cancelled(Exception):
+    pass
+
+
+def _cancel_midway(path: Path, writers: list[Mp4Writer]) -> None:
+    with Mp4Writer(path, 320, 240) as writer:
+        writers.append(writer)
+        for index in range(30):
+            writer.write(_frame(index, 320, 240))
+        raise _Cancelled
+
+
+def test_a_cancel_inside_the_writer_propagates_without_finishing_the_file(tmp_path: Path) -> None:
+    writers: list[Mp4Writer] = []
+    with pytest.raises(_Cancelled):
+        _cancel_midway(tmp_path / "cancelled.mp4", writers)
+    with pytest.raises(ValueError, match="closed"):
+        writers[0].write(_frame(0, 320, 240))

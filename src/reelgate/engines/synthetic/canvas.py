@@ -36,11 +36,6 @@ class Canvas:
     frame_height: int
     seed: int
 
-    @property
-    def unit(self) -> float:
-        """The scene's size unit: the short side of the frame, in pixels."""
-        return float(min(self.frame_width, self.frame_height))
-
     def xs(self) -> npt.NDArray[np.float32]:
         """World x of every canvas column."""
         return np.arange(self.left, self.left + self.width, dtype=np.float32)
@@ -196,14 +191,22 @@ def smoothstep(edge0: float, edge1: float, x: Gray) -> Gray:
 
 
 def blend(image: Image, color: tuple[float, float, float] | Image, mask: Gray) -> None:
-    """Paint `color` over `image` in place, with coverage `mask` in [0, 1]."""
+    """Paint `color` (one colour, or an image of `image`'s shape) over `image` in place, with
+    coverage `mask` in [0, 1]. Only the rows the mask touches are worked on."""
+    cover = np.broadcast_to(np.asarray(mask, np.float32), image.shape[:2])
+    used = np.flatnonzero(cover.any(axis=1))
+    if used.size == 0:
+        return
+    r0, r1 = int(used[0]), int(used[-1]) + 1
+    target = image[r0:r1]
+    cover = np.ascontiguousarray(cover[r0:r1])
     if isinstance(color, tuple):
-        paint = np.empty_like(image)
+        paint = np.empty(target.shape, np.float32)
         paint[:] = color
     else:
-        paint = np.ascontiguousarray(color, np.float32)
-    cover = np.ascontiguousarray(np.broadcast_to(mask, image.shape[:2]), np.float32)
-    cv2.blendLinear(image, paint, 1.0 - cover, cover, dst=image)
+        paint = np.ascontiguousarray(np.broadcast_to(color, image.shape)[r0:r1], np.float32)
+    # blendLinear writes a new array; assigning it back also works for strided views.
+    target[...] = cv2.blendLinear(np.ascontiguousarray(target), paint, 1.0 - cover, cover)
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,7 +16,7 @@ import numpy.typing as npt
 
 from reelgate.core.camera import Affine, CameraPath
 from reelgate.core.tasks import GenerationSpec
-from reelgate.engines.base import EngineContext, Frame
+from reelgate.engines.base import EngineContext, Frame, Reference
 from reelgate.engines.synthetic.looks import Finish, resolve_look
 from reelgate.engines.synthetic.scene import Scene, build_scene
 
@@ -34,17 +34,34 @@ def _turn(degrees: float) -> Affine:
 
 
 class Renderer:
-    """The frames of one clip, drawn on demand; building it paints the scene."""
+    """The frames of one clip, drawn on demand; building it paints the scene.
 
-    def __init__(self, spec: GenerationSpec) -> None:
+    With a `reference` (image-to-video) the input image is the picture the camera moves over:
+    the first frame shows it as given, or with `position="last"` the last frame does. A flat
+    image has no depth to separate, so it follows the camera's x, y, z and r and ignores the
+    background pans.
+    """
+
+    def __init__(self, spec: GenerationSpec, reference: Reference | None = None) -> None:
         self.spec = spec
         look = resolve_look(spec.style)
         self.finish = Finish(look, spec.width, spec.height, spec.frames, spec.seed)
         self.path = CameraPath(spec.motion, spec.width, spec.height, spec.fps)
         view = (self.finish.top, self.finish.bottom)
-        self.scene: Scene = build_scene(spec, look, self.path, view, pad=4.0 + look.weave)
+        self.scene: Scene = build_scene(
+            spec,
+            look,
+            self.path,
+            view,
+            pad=4.0 + look.weave,
+            reference=None if reference is None else reference.frame,
+        )
         canvas = self.scene.canvas
         self._canvas_to_world = Affine.translation(float(canvas.left), float(canvas.top))
+        self._backdrop = self.path.background if reference is None else self.path.picture
+        self._anchor = Affine.identity()
+        if reference is not None and reference.position == "last":
+            self._anchor = self.path.picture(max(spec.frames - 1, 0)).inverse()
         rows = self.finish.bottom - self.finish.top
         self._warped = np.empty((rows, spec.width, 4), np.uint8)
 
@@ -55,7 +72,7 @@ class Renderer:
         content = out[finish.top : finish.bottom]
         dx, dy = finish.weave(index)
         screen = Affine.translation(dx, dy - finish.top)
-        backdrop = screen @ self.path.background(index)
+        backdrop = screen @ self._backdrop(index) @ self._anchor
         cv2.warpAffine(
             self.scene.background,
             _rows(backdrop @ self._canvas_to_world),
@@ -73,6 +90,8 @@ class Renderer:
 
     def _subject(self, content: Frame, picture: Affine, seconds: float) -> None:
         sprite = self.scene.sprite
+        if sprite is None:
+            return
         phase = 2 * math.pi * seconds / IDLE_PERIOD
         place = (
             picture
@@ -124,7 +143,15 @@ class SyntheticEngine:
     name = "synthetic"
 
     def generate(self, spec: GenerationSpec, ctx: EngineContext) -> Iterator[Frame]:
-        """Yield `spec.frames` frames lazily; the scene is painted on the first `next()`."""
-        renderer = Renderer(spec)
+        """Yield `spec.frames` frames lazily; the scene is painted on the first `next()`.
+
+        `ctx.reference`, when set, is the picture to start (or end) on instead of a painted scene.
+
+        Progress is left to the worker, which reports once per frame it receives: one frame is
+        the engine's only step.
+        """
+        if spec.frames <= 0:
+            return
+        renderer = Renderer(spec, ctx.reference)
         for index in range(spec.frames):
             yield renderer.frame(index)

@@ -12,6 +12,7 @@ the picture by a hash of the text, so two different hints look different but nei
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -40,7 +41,7 @@ _HINTS = (  # checked in order: "film noir" is noir before it is film
     ("anime", ("anime", "cartoon", "manga", "ghibli", "cel", "comic", "animación", "动漫", "卡通")),
     (
         "vintage",
-        ("vintage", "retro", "sepia", "old film", "70s", "80s", "nostalg", "antiguo", "复古"),
+        ("vintage", "retro", "sepia", "old film", "70s", "80s", "nostalgic", "antiguo", "复古"),
     ),
     ("cinematic", ("cinematic", "film", "movie", "cinema", "epic", "cine", "电影")),
     ("vivid", ("vivid", "vibrant", "colorful", "colourful", "saturated", "neon", "vivo", "鲜艳")),
@@ -57,12 +58,9 @@ class Look:
     tint: tuple[float, float, float] = (1.0, 1.0, 1.0)
     letterbox: bool = False
     grain: float = 0.0  # standard deviation, in 8-bit levels
+    grain_size: float = 0.5  # pixels (blur sigma): bigger grains look older and code cheaper
     vignette: float = 0.0  # darkening at the corners, 0..1
     weave: float = 0.0  # pixels of gate weave
-
-    @property
-    def mono(self) -> bool:
-        return self.name == "noir"
 
     def content_rows(self, width: int, height: int) -> tuple[int, int]:
         """The first and one-past-last rows that show picture; the rest are black bars."""
@@ -173,13 +171,21 @@ def _anime(image: Frame, alpha: npt.NDArray[np.uint8] | None) -> Frame:
     return np.asarray(cv2.multiply(flat, keep, scale=1 / 255), np.uint8)
 
 
+def _mentions(text: str, words: tuple[str, ...]) -> bool:
+    """Whole-word match for Latin words ("cel" is not in "excellent"), substring for CJK."""
+    return any(
+        re.search(rf"(?<!\w){re.escape(word)}(?!\w)", text) if word.isascii() else word in text
+        for word in words
+    )
+
+
 def resolve_look(style: str) -> Look:
     """The look for a style name: a preset (case-insensitive) or a hint (never an error)."""
     text = " ".join(style.lower().split())
     name = (
         text
         if text in PRESETS
-        else next((preset for preset, words in _HINTS if any(w in text for w in words)), None)
+        else next((preset for preset, words in _HINTS if _mentions(text, words)), None)
     )
     tint = (1.0, 1.0, 1.0)
     if name is None:
@@ -191,9 +197,11 @@ def resolve_look(style: str) -> Look:
         )
         name = "none"
     return {
-        "cinematic": Look("cinematic", tint, letterbox=True, grain=2.5, vignette=0.18),
-        "noir": Look("noir", tint, grain=4.0, vignette=0.45),
-        "vintage": Look("vintage", tint, grain=4.5, vignette=0.3, weave=0.8),
+        "cinematic": Look(
+            "cinematic", tint, letterbox=True, grain=2.0, grain_size=0.7, vignette=0.18
+        ),
+        "noir": Look("noir", tint, grain=2.5, grain_size=0.8, vignette=0.45),
+        "vintage": Look("vintage", tint, grain=3.0, grain_size=1.0, vignette=0.3, weave=0.8),
         "vivid": Look("vivid", tint),
         "anime": Look("anime", tint),
     }.get(name, Look("none", tint))
@@ -208,6 +216,7 @@ class Finish:
         self.look = look
         self.top, self.bottom = look.content_rows(width, height)
         rows, rng = self.bottom - self.top, np.random.default_rng([seed, 0x6A41])
+        frames = max(frames, 1)
         self._vignette: Frame | None = None
         if look.vignette > 0:
             ys = np.linspace(-1, 1, rows, dtype=np.float32)[:, None]
@@ -220,7 +229,7 @@ class Finish:
         self._offsets = rng.integers(0, self._PAD, (frames, 2))
         if look.grain > 0:
             noise = rng.standard_normal((rows + self._PAD, width + self._PAD), np.float32)
-            noise = np.asarray(cv2.GaussianBlur(noise, (3, 3), 0.5), np.float32)
+            noise = np.asarray(cv2.GaussianBlur(noise, (0, 0), look.grain_size), np.float32)
             noise *= look.grain / max(float(noise.std()), 1e-6)
             lift = np.clip(noise, 0, 255).astype(np.uint8)
             drop = np.clip(-noise, 0, 255).astype(np.uint8)

@@ -195,8 +195,17 @@ def _street(
             )
     blend(image, (0.12, 0.12, 0.14), poles.astype(np.float32) * (1 / 255))
     if time is not TimeOfDay.DAY:
-        glow = cv2.GaussianBlur(lamps, (0, 0), layout.unit * 0.03) * 6.0
-        image += np.asarray(rgb(palette.windows), np.float32) * np.minimum(glow, 1.0)[..., None]
+        # The halo is wide and soft: blur a quarter-size copy of the lamps' rows only.
+        reach = layout.unit * 0.03
+        lamp_y = walk_bottom - height
+        g0, g1 = rows_of(canvas, lamp_y - 4 * reach, lamp_y + 4 * reach)
+        if g1 - g0 >= 4:
+            band = lamps[g0:g1]
+            small = cv2.resize(band, None, fx=0.25, fy=0.25, interpolation=cv2.INTER_AREA)
+            small = cv2.GaussianBlur(small, (0, 0), reach / 4)
+            glow = cv2.resize(small, band.shape[::-1], interpolation=cv2.INTER_LINEAR) * 6.0
+            light = np.asarray(rgb(palette.windows), np.float32)
+            image[g0:g1] += light * np.minimum(glow, 1.0)[..., None]
         blend(image, rgb(palette.windows), lamps)
 
 

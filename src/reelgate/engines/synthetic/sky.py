@@ -51,7 +51,7 @@ def paint_sky(canvas: Canvas, layout: Layout, palette: Palette) -> tuple[Image, 
     """The sky for the whole canvas (the ground is painted over it later) and its twinkles."""
     ys = canvas.ys()
     top, horizon = rgb(palette.sky_top), rgb(palette.sky_horizon)
-    # Altitude 0 at the horizon, 1 at the top of the first frame; the gradient keeps going above.
+    # Altitude 0 at the horizon, 1 at the top of the first frame; above it the zenith colour holds.
     altitude = np.clip((layout.horizon - ys) / max(layout.horizon - layout.view_top, 1.0), 0, 1)
     t = np.power(altitude, 0.6)[:, None]
     column = np.asarray(horizon, np.float32) * (1 - t) + np.asarray(top, np.float32) * t

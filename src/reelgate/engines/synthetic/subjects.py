@@ -14,7 +14,7 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 
-from reelgate.engines.synthetic.canvas import Layout
+from reelgate.engines.synthetic.canvas import Layout, blend, rgb
 from reelgate.engines.synthetic.palette import Palette
 from reelgate.engines.synthetic.prompt import RGB, Recipe, Subject, TimeOfDay
 
@@ -241,13 +241,16 @@ def draw_subject(recipe: Recipe, palette: Palette, layout: Layout) -> Sprite:
             cv2.fillPoly(
                 mask, [np.asarray([px(x, y) for x, y in part.points], np.int32)], 255, cv2.LINE_AA
             )
-        cover = mask.astype(np.float32) * (1 / 255)
+        x, y, w, h = cv2.boundingRect(mask)
+        if w == 0 or h == 0:
+            continue
+        box = np.s_[y : y + h, x : x + w]
+        cover = mask[box].astype(np.float32) * (1 / 255)
         opacity = 0.35 if part.tone is Tone.SHADOW else 1.0
-        tone = np.asarray(tones[part.tone], np.float32) / 255.0
-        color = color * (1 - cover[..., None]) + tone * cover[..., None]
-        alpha = alpha * (1 - cover * opacity) + cover * opacity
+        blend(color[box], rgb(tones[part.tone]), cover)
+        alpha[box] = alpha[box] * (1 - cover * opacity) + cover * opacity
         if part.tone is not Tone.SHADOW:
-            body = np.maximum(body, cover)
+            np.maximum(body[box], cover, out=body[box])
     color = _shade(color, body, palette, layout, int(scale * 0.02) + 1)
     rgba = np.dstack([color, alpha[..., None]])
     small = cv2.resize(
