@@ -54,7 +54,10 @@ def create_engine(url: str, **kwargs: Any) -> sa.Engine:
         sa.event.listen(engine, "connect", _sqlite_on_connect)
         sa.event.listen(engine, "begin", _sqlite_on_begin)
         return engine
-    return sa.create_engine(url, pool_size=16, max_overflow=16, pool_pre_ping=True, **kwargs)
+    # At most 16 connections a process (API threads, workers, notifier, reaper share them):
+    # with PostgreSQL's default max_connections of 100 that leaves room for ~6 processes;
+    # raise max_connections (or put PgBouncer in front) for more.
+    return sa.create_engine(url, pool_size=8, max_overflow=8, pool_pre_ping=True, **kwargs)
 
 
 def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:
