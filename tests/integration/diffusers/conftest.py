@@ -14,7 +14,10 @@ import pytest
 
 FAMILIES = ("wan", "ltx", "cogvideox")
 STEPS = 6  # denoising steps of the tiny models: enough progress reports to watch
-SLOW_STEPS = 400  # a run that takes long enough to watch its progress and cancel it
+# A run long enough to watch its progress (written at most twice a second) and cancel it,
+# even on an idle machine where a tiny model takes a few milliseconds a step.
+SLOW_STEPS = 1000  # the registry's maximum
+SLOW_FRAMES = 33  # more frames per step than the tiny entries' 8 (frames are 4k+1 or 8k+1)
 
 
 def _require_extra() -> None:
@@ -65,9 +68,10 @@ def entry(name: str, family: str, steps: int = STEPS, **keys: str) -> str:
 
 @pytest.fixture(scope="session")
 def models_file(tiny_models: Path) -> Path:
-    """`tiny-<family>` (6 steps) and `slow-<family>` (400 steps) for each family."""
+    """`tiny-<family>` (6 steps) and `slow-<family>` (1000 steps of 33 frames) for each family."""
     text = "".join(
-        entry(f"tiny-{family}", family) + entry(f"slow-{family}", family, SLOW_STEPS)
+        entry(f"tiny-{family}", family)
+        + entry(f"slow-{family}", family, SLOW_STEPS, min_frames=str(SLOW_FRAMES))
         for family in FAMILIES
     )
     path = tiny_models / "models.toml"
