@@ -121,13 +121,20 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as data:
         server = ServerProcess(
             Path(data),
-            env={"REELGATE_WORKERS": "0", "REELGATE_MAX_ACTIVE_TASKS_PER_KEY": "100000000"},
+            env={
+                "REELGATE_WORKERS": "0",
+                "REELGATE_MAX_ACTIVE_TASKS_PER_KEY": "100000000",
+                "REELGATE_RATE_PER_MINUTE": "100000000",
+                "REELGATE_RATE_BURST": "10000000",
+            },
         ).start()
         try:
             with server.client() as client:
-                task_id = client.post("/runway/pro/generate", content=seed).json()["data"][
-                    "task_id"
-                ]
+                task_id = client.post(
+                    "/runway/pro/generate",
+                    content=seed,
+                    headers={"Content-Type": "application/json"},
+                ).json()["data"]["task_id"]
             results["reelgate POST /runway/pro/generate"] = wrk(
                 server.base_url + "/runway/pro/generate",
                 "POST",

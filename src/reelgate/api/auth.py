@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from reelgate.api.ratelimit import TokenBuckets, retry_after_seconds
@@ -111,13 +112,17 @@ BEARER = HTTPBearer(
 )
 
 
-def _current(
+async def _current(
     request: Request,
     _documented: Annotated[HTTPAuthorizationCredentials | None, Depends(BEARER)],
 ) -> Principal:
     # `_documented` only declares the scheme in the OpenAPI document; `check` reads the header.
+    # A hash, a bucket and at most one indexed read: on SQLite that costs less than the hop to
+    # the thread pool (see Store.inline_reads).
     authenticator: Authenticator = request.app.state.authenticator
-    return authenticator.check(request)
+    if request.app.state.runtime.store.inline_reads:
+        return authenticator.check(request)
+    return await run_in_threadpool(authenticator.check, request)
 
 
 CurrentPrincipal = Annotated[Principal, Depends(_current)]

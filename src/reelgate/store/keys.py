@@ -19,6 +19,10 @@ from reelgate.store.schema import api_keys
 
 KEY_PREFIX = "rg_"
 
+_FIND_ACTIVE = sa.select(api_keys).where(
+    (api_keys.c.key_hash == sa.bindparam("key_hash")) & api_keys.c.revoked_at.is_(None)
+)
+
 
 @dataclass(frozen=True, slots=True)
 class ApiKey:
@@ -94,11 +98,8 @@ class KeyRepo:
             return [ApiKey(**row) for row in rows]
 
     def find_active(self, key_hash: str) -> ApiKey | None:
-        query = sa.select(api_keys).where(
-            (api_keys.c.key_hash == key_hash) & api_keys.c.revoked_at.is_(None)
-        )
         with db.read(self._engine) as conn:
-            row = conn.execute(query).mappings().first()
+            row = conn.execute(_FIND_ACTIVE, {"key_hash": key_hash}).mappings().first()
         return ApiKey(**row) if row else None
 
     def revoke(self, key_id: str) -> bool:

@@ -21,6 +21,13 @@ class Store:
         self.idempotency = IdempotencyRepo(engine)
         self.workers = WorkerRepo(engine)
 
+    @property
+    def inline_reads(self) -> bool:
+        """Whether an indexed read is cheap enough to run on the event loop: SQLite in WAL mode
+        answers from local memory and never waits for a writer; a networked PostgreSQL
+        round trip would stall every other request, so its reads go to the thread pool."""
+        return self.engine.dialect.name == "sqlite"
+
     @classmethod
     def open(cls, url: str) -> Store:
         return cls(db.create_engine(url))

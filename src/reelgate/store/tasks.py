@@ -37,6 +37,15 @@ NOTIFY_CHANNEL = "reelgate_tasks"
 _RUNNING = TaskStatus.RUNNING.value
 _QUEUED = TaskStatus.QUEUED.value
 
+# The statements on the API's hot paths (create, feed) are built once: constructing a
+# SQLAlchemy statement costs more than SQLite takes to run it.
+_GET = sa.select(tasks).where(tasks.c.id == sa.bindparam("id"))
+_GET_OWNED = _GET.where(tasks.c.owner_id == sa.bindparam("owner"))
+_INSERT = tasks.insert()
+_COUNT_ACTIVE = sa.select(sa.func.count()).where(
+    (tasks.c.owner_id == sa.bindparam("owner")) & tasks.c.status.in_([_QUEUED, _RUNNING])
+)
+
 
 class QuotaExceededError(Exception):
     """The owner already holds `limit` queued or running tasks."""
@@ -95,24 +104,25 @@ class TaskRepo:
         same transaction."""
         with self._engine.begin() as conn:
             if max_active is not None:
-                active = conn.execute(_count_active(new.owner_id)).scalar_one()
+                active = conn.execute(_COUNT_ACTIVE, {"owner": new.owner_id}).scalar_one()
                 if active >= max_active:
                     raise QuotaExceededError(int(active), max_active)
             conn.execute(
-                tasks.insert().values(
-                    id=new.id,
-                    owner_id=new.owner_id,
-                    dialect=new.dialect.value,
-                    action=new.action.value,
-                    status=_QUEUED,
-                    model=new.spec.model,
-                    spec=new.spec.to_json(),
-                    progress=0.0,
-                    created_at=new.created_at,
-                    callback_url=new.callback_url,
-                    runway_version=new.runway_version,
-                    remixed_from=new.remixed_from,
-                )
+                _INSERT,
+                {
+                    "id": new.id,
+                    "owner_id": new.owner_id,
+                    "dialect": new.dialect.value,
+                    "action": new.action.value,
+                    "status": _QUEUED,
+                    "model": new.spec.model,
+                    "spec": new.spec.to_json(),
+                    "progress": 0.0,
+                    "created_at": new.created_at,
+                    "callback_url": new.callback_url,
+                    "runway_version": new.runway_version,
+                    "remixed_from": new.remixed_from,
+                },
             )
             if idempotency_key is not None:
                 conn.execute(bind_statement(new.owner_id, idempotency_key, new.id))
@@ -145,11 +155,12 @@ class TaskRepo:
 
         `owner_id=None` is for internal callers (workers, notifier) only.
         """
-        query = sa.select(tasks).where(tasks.c.id == task_id)
-        if owner_id is not None:
-            query = query.where(tasks.c.owner_id == owner_id)
         with db.read(self._engine) as conn:
-            row = conn.execute(query).mappings().first()
+            if owner_id is None:
+                result = conn.execute(_GET, {"id": task_id})
+            else:
+                result = conn.execute(_GET_OWNED, {"id": task_id, "owner": owner_id})
+            row = result.mappings().first()
         return _to_task(row) if row else None
 
     def request_cancel(self, task_id: str, owner_id: str) -> Task | None:
@@ -233,7 +244,7 @@ class TaskRepo:
     def count_active(self, owner_id: str) -> int:
         """Queued and running tasks of one owner (for the per-key quota)."""
         with db.read(self._engine) as conn:
-            return int(conn.execute(_count_active(owner_id)).scalar_one())
+            return int(conn.execute(_COUNT_ACTIVE, {"owner": owner_id}).scalar_one())
 
     # -- worker side ---------------------------------------------------------------------------
     def claim(
@@ -436,12 +447,6 @@ def _running_of(owner: sa.ColumnElement[str]) -> sa.ScalarSelect[int]:
         sa.select(sa.func.count())
         .where((other.c.owner_id == owner) & (other.c.status == _RUNNING))
         .scalar_subquery()
-    )
-
-
-def _count_active(owner_id: str) -> sa.Select[int]:
-    return sa.select(sa.func.count()).where(
-        (tasks.c.owner_id == owner_id) & tasks.c.status.in_([_QUEUED, _RUNNING])
     )
 
 
