@@ -48,6 +48,22 @@ def _cpu_model() -> str:
     return platform.processor() or "unknown"
 
 
+def _idle_share(seconds: float = 1.0) -> float | None:
+    """The share of CPU time the whole machine left idle over the next `seconds` (Linux)."""
+
+    def sample() -> tuple[int, int]:
+        fields = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+        return fields[3] + fields[4], sum(fields)
+
+    try:
+        idle0, total0 = sample()
+        time.sleep(seconds)
+        idle1, total1 = sample()
+    except (OSError, ValueError, IndexError):
+        return None
+    return (idle1 - idle0) / max(total1 - total0, 1)
+
+
 def _best(repeat: int, run: Callable[[], object]) -> tuple[float, float]:
     """Wall seconds and CPU seconds (all threads) of the fastest of `repeat` runs.
 
@@ -81,7 +97,7 @@ def main() -> None:
         style=args.style,
         motion=MotionVector(y=0.4, r=-6),
     )
-    load_before = os.getloadavg()[0]
+    idle_before = _idle_share()
     engine, ctx = SyntheticEngine(), _NoProgress()
     frames: list[Frame] = []
 
@@ -111,9 +127,10 @@ def main() -> None:
         f"machine   {_cpu_model()}, {os.cpu_count()} logical CPUs, {platform.system()} "
         f"{platform.machine()}, Python {platform.python_version()}"
     )
+    idle = "unknown" if idle_before is None else f"{idle_before:.0%}"
     print(
-        f"load      {load_before:.2f} before, {os.getloadavg()[0]:.2f} after (1-minute average;"
-        " other work on the machine slows every figure)"
+        f"load      CPUs {idle} idle just before; 1-minute load average {os.getloadavg()[0]:.2f}"
+        " after (other work on the machine slows every wall-clock figure, not CPU s)"
     )
     print(f"libraries numpy {np.__version__}, opencv {cv2.__version__}, PyAV {av.__version__}")
     print(
