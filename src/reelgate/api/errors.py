@@ -24,7 +24,7 @@ from reelgate.errors import ApiError, ErrorKind
 
 log = logging.getLogger(__name__)
 
-_DEFAULT_STATUS: dict[ErrorKind, int] = {
+DEFAULT_STATUS: dict[ErrorKind, int] = {
     ErrorKind.INVALID_REQUEST: 400,
     ErrorKind.CALLBACK_URL_EMPTY: 400,
     ErrorKind.MODEL_NOT_SUPPORTED: 400,
@@ -89,7 +89,7 @@ class DefaultRenderer:
     def render(self, err: ApiError, rid: str) -> Response:
         headers = _retry_headers(err)
         body = {"error": {"code": err.kind.value, "message": _with_rid(err.message, rid)}}
-        return json_response(body, _DEFAULT_STATUS[err.kind], headers)
+        return json_response(body, DEFAULT_STATUS[err.kind], headers)
 
     def from_validation(self, request: Request, exc: RequestValidationError) -> ApiError:
         return first_validation_error(exc)

@@ -18,7 +18,6 @@ from pydantic import (
     ConfigDict,
     Field,
     StrictBool,
-    StrictFloat,
     StrictInt,
     field_validator,
 )
@@ -26,7 +25,7 @@ from starlette.responses import Response
 
 from reelgate.api import native_docs
 from reelgate.api.auth import CurrentPrincipal
-from reelgate.api.cometapi import MAX_SEED, policy_check, random_seed
+from reelgate.api.cometapi import MAX_SEED, MotionVectorIn, policy_check, random_seed
 from reelgate.api.errors import json_response
 from reelgate.api.idempotency import IdempotencyKeyHeader, idempotency
 from reelgate.api.jsonbody import StrictJsonRoute
@@ -44,18 +43,13 @@ from reelgate.core.tasks import (
 from reelgate.runtime import Runtime
 from reelgate.settings import DEFAULT_RUNWAY_VERSION
 
-Speed = Annotated[StrictFloat, Field(ge=-10, le=10, allow_inf_nan=False)]
 RATIOS = tuple(dict.fromkeys((*COMETAPI_RATIOS, *OPENAI_SIZES)))
 
 
-class MotionIn(BaseModel):
+class MotionIn(MotionVectorIn):
+    """The CometAPI motion vector, strict: our own format rejects unknown fields."""
+
     model_config = ConfigDict(extra="forbid")
-    x: Speed = 0.0
-    y: Speed = 0.0
-    z: Speed = 0.0
-    r: Speed = 0.0
-    bg_x_pan: Speed = 0.0
-    bg_y_pan: Speed = 0.0
 
 
 class TaskCreate(BaseModel):

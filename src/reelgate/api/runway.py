@@ -52,7 +52,7 @@ from reelgate.api.cometapi import (
     random_seed,
     runway_version,
 )
-from reelgate.api.errors import first_validation_error, json_response
+from reelgate.api.errors import DEFAULT_STATUS, first_validation_error, json_response
 from reelgate.api.idempotency import IdempotencyKeyHeader, idempotency
 from reelgate.api.jsonbody import StrictJsonRoute
 from reelgate.api.text import check_text
@@ -142,23 +142,8 @@ class ImageToVideoIn(BaseModel):
 class RunwayRenderer:
     """HTTP status plus `{"error": "<message> (request id: …)"}` (CONTRACT.md 2.3)."""
 
-    _STATUS: ClassVar[dict[ErrorKind, int]] = {
-        ErrorKind.INVALID_REQUEST: 400,
-        ErrorKind.CALLBACK_URL_EMPTY: 400,
-        ErrorKind.MODEL_NOT_SUPPORTED: 400,
-        ErrorKind.URL_NOT_ALLOWED: 400,
-        ErrorKind.UNSUPPORTED_VERSION: 400,
-        ErrorKind.INVALID_TOKEN: 401,
-        ErrorKind.LINK_INVALID: 403,
-        ErrorKind.TASK_NOT_FOUND: 404,
-        ErrorKind.NOT_FOUND: 404,
-        ErrorKind.METHOD_NOT_ALLOWED: 405,
-        ErrorKind.IDEMPOTENCY_IN_FLIGHT: 409,
-        ErrorKind.IDEMPOTENCY_MISMATCH: 422,
-        ErrorKind.REQUEST_TOO_LARGE: 413,
-        ErrorKind.RATE_LIMITED: 429,
-        ErrorKind.INTERNAL: 500,
-    }
+    # Runway answers an unknown task with 404, as the default table does.
+    _STATUS: ClassVar[dict[ErrorKind, int]] = DEFAULT_STATUS
 
     def render(self, err: ApiError, rid: str) -> Response:
         status = self._STATUS[err.kind]
