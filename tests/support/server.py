@@ -24,7 +24,27 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-class ServerProcess:
+class ChildProcess:
+    """A reelgate child process writing to `log_path`; stopped by a signal, killed if stuck."""
+
+    log_path: Path
+    proc: subprocess.Popen[bytes] | None
+
+    def logs(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 30.0) -> int | None:
+        if self.proc is None or self.proc.poll() is not None:
+            return self.proc.returncode if self.proc else None
+        self.proc.send_signal(sig)
+        try:
+            return self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            return self.proc.wait()
+
+
+class ServerProcess(ChildProcess):
     """A `reelgate serve` child process with its own data directory."""
 
     def __init__(
@@ -69,19 +89,6 @@ class ServerProcess:
             time.sleep(0.1)
         self.stop()
         raise RuntimeError(f"serve did not become healthy:\n{self.logs()}")
-
-    def logs(self) -> str:
-        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
-
-    def stop(self, sig: int = signal.SIGTERM, timeout: float = 30.0) -> int | None:
-        if self.proc is None or self.proc.poll() is not None:
-            return self.proc.returncode if self.proc else None
-        self.proc.send_signal(sig)
-        try:
-            return self.proc.wait(timeout)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            return self.proc.wait()
 
     def client(self, key: str | None = API_KEY, **kwargs: Any) -> httpx.Client:
         headers = {"Authorization": f"Bearer {key}"} if key else {}
@@ -129,7 +136,7 @@ def wait_for_feed(
     raise AssertionError(f"task {task_id} not finished after {timeout}s: {seen[-1:]}")
 
 
-class WorkerProcess:
+class WorkerProcess(ChildProcess):
     """A `reelgate worker` child process (no HTTP): started, signalled and stopped by tests."""
 
     def __init__(self, data_dir: Path, env: dict[str, str], *args: str) -> None:
@@ -149,16 +156,3 @@ class WorkerProcess:
                 stderr=subprocess.STDOUT,
             )
         return self
-
-    def logs(self) -> str:
-        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
-
-    def stop(self, sig: int = signal.SIGTERM, timeout: float = 30.0) -> int | None:
-        if self.proc is None or self.proc.poll() is not None:
-            return self.proc.returncode if self.proc else None
-        self.proc.send_signal(sig)
-        try:
-            return self.proc.wait(timeout)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            return self.proc.wait()
