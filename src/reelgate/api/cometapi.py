@@ -34,7 +34,7 @@ from reelgate.api.errors import first_validation_error, json_response
 from reelgate.api.idempotency import IdempotencyKeyHeader, idempotency
 from reelgate.api.jsonbody import StrictJsonRoute
 from reelgate.api.middleware.request_id import request_started
-from reelgate.api.text import check_text
+from reelgate.api.text import Prompt, check_text
 from reelgate.core.sizes import COMETAPI_RATIOS, frame_size
 from reelgate.core.tasks import (
     Action,
@@ -118,7 +118,7 @@ class GenerateIn(BaseModel):
         max_length=2048,
         description="absolute http(s) URL that receives the finished task (CONTRACT.md 5)",
     )
-    prompt: str = Field(
+    prompt: Prompt = Field(
         description="1..1000 characters after trimming; no control or bidirectional characters "
         "except newline and tab",
         json_schema_extra={"minLength": 1, "maxLength": 1000},
@@ -136,11 +136,6 @@ class GenerateIn(BaseModel):
         description="https URL or data:image/...;base64, URI: image-to-video",
     )
     seed: Seed | None = Field(None, description="absent: a random seed, kept on the task")
-
-    @field_validator("prompt")
-    @classmethod
-    def _prompt(cls, value: str) -> str:
-        return check_text(value, max_chars=1000)
 
     @field_validator("style")
     @classmethod

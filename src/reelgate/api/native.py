@@ -29,7 +29,7 @@ from reelgate.api.cometapi import MAX_SEED, MotionVectorIn, policy_check, random
 from reelgate.api.errors import json_response
 from reelgate.api.idempotency import IdempotencyKeyHeader, idempotency
 from reelgate.api.jsonbody import StrictJsonRoute
-from reelgate.api.text import check_text
+from reelgate.api.text import Prompt, check_text
 from reelgate.core.sizes import COMETAPI_RATIOS, OPENAI_SIZES, frame_size
 from reelgate.core.tasks import (
     Action,
@@ -54,7 +54,7 @@ class MotionIn(MotionVectorIn):
 
 class TaskCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    prompt: str
+    prompt: Prompt
     ratio: str = "16:9"
     seconds: StrictInt = Field(default=5, ge=1, le=20)
     style: str = "none"
@@ -64,11 +64,6 @@ class TaskCreate(BaseModel):
     image: str | None = Field(default=None, max_length=1_000_000)
     image_as_end_frame: StrictBool = False
     callback_url: str | None = Field(default=None, max_length=2048)
-
-    @field_validator("prompt")
-    @classmethod
-    def _prompt(cls, value: str) -> str:
-        return check_text(value, max_chars=1000)
 
     @field_validator("style")
     @classmethod

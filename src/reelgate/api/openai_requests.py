@@ -9,15 +9,23 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from typing import Any
+from typing import Annotated, Any
 
 import orjson
 from fastapi import Request
-from pydantic import BaseModel, ConfigDict, Field, StrictStr, ValidationError, field_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictStr,
+    ValidationError,
+    field_validator,
+)
 from starlette.datastructures import UploadFile
 
 from reelgate.api.openai_errors import OpenAIError, validation_error
-from reelgate.api.text import check_text
+from reelgate.api.text import check_prompt
 from reelgate.core.sizes import OPENAI_SIZES
 from reelgate.errors import ErrorKind
 from reelgate.media.image import MAX_IMAGE_PIXELS, image_size
@@ -48,7 +56,9 @@ class CreateVideoIn(BaseModel):
     """The fields of `POST /v1/videos`; unknown fields are refused, as OpenAI does."""
 
     model_config = ConfigDict(extra="forbid")
-    prompt: StrictStr = Field(description="what the video shows; 1..1000 characters")
+    prompt: Annotated[StrictStr, AfterValidator(check_prompt)] = Field(
+        description="what the video shows; 1..1000 characters"
+    )
     model: StrictStr = Field(default=DEFAULT_MODEL, max_length=64)
     seconds: StrictStr = Field(
         default="4", description="clip length in seconds", json_schema_extra={"enum": list(SECONDS)}
@@ -59,11 +69,6 @@ class CreateVideoIn(BaseModel):
         json_schema_extra={"enum": list(OPENAI_SIZES)},
     )
     input_reference: ImageReferenceIn | None = None
-
-    @field_validator("prompt")
-    @classmethod
-    def _prompt(cls, value: str) -> str:
-        return check_text(value, max_chars=1000)
 
     @field_validator("seconds")
     @classmethod

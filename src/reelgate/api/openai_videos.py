@@ -32,7 +32,7 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request
 from fastapi.concurrency import run_in_threadpool
-from pydantic import BaseModel, ConfigDict, StrictStr, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, StrictStr
 from starlette.responses import FileResponse, RedirectResponse, Response
 
 from reelgate.api import openai_docs as docs
@@ -41,7 +41,7 @@ from reelgate.api.errors import json_response
 from reelgate.api.idempotency import IdempotencyKeyHeader, idempotency
 from reelgate.api.openai_errors import PREFIX, OpenAIError
 from reelgate.api.openai_requests import CreateRequest, CreateVideoIn, read_create
-from reelgate.api.text import check_text
+from reelgate.api.text import check_prompt
 from reelgate.core.sizes import frame_size
 from reelgate.core.tasks import BLOB_SCHEME, Action, Dialect, GenerationSpec, ImageInput, Task
 from reelgate.core.tasks import TaskStatus as S
@@ -65,12 +65,7 @@ _STATUS = {
 
 class RemixIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    prompt: StrictStr
-
-    @field_validator("prompt")
-    @classmethod
-    def _prompt(cls, value: str) -> str:
-        return check_text(value, max_chars=1000)
+    prompt: Annotated[StrictStr, AfterValidator(check_prompt)]
 
 
 class _Fingerprint(BaseModel):

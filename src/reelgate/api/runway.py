@@ -55,7 +55,7 @@ from reelgate.api.cometapi import (
 from reelgate.api.errors import DEFAULT_STATUS, first_validation_error, json_response
 from reelgate.api.idempotency import IdempotencyKeyHeader, idempotency
 from reelgate.api.jsonbody import StrictJsonRoute
-from reelgate.api.text import check_text
+from reelgate.api.text import Prompt
 from reelgate.core.sizes import RUNWAY_RATIOS, frame_size
 from reelgate.core.tasks import Action, Dialect, GenerationSpec, ImageInput, Task, TaskStatus
 from reelgate.errors import ApiError, ErrorKind
@@ -87,15 +87,10 @@ Ratio = Annotated[
 class TextToVideoIn(BaseModel):
     model_config = ConfigDict(extra="ignore")
     model: str = Field(max_length=64, examples=["gen4.5"])
-    prompt_text: str = Field(alias="promptText", description="1..1000 characters")
+    prompt_text: Prompt = Field(alias="promptText", description="1..1000 characters")
     ratio: Ratio
     duration: Duration
     seed: Seed | None = None
-
-    @field_validator("prompt_text")
-    @classmethod
-    def _prompt(cls, value: str) -> str:
-        return check_text(value, max_chars=1000)
 
 
 class PromptImageIn(BaseModel):
@@ -121,15 +116,10 @@ class ImageToVideoIn(BaseModel):
         BeforeValidator(_image_list),
         WithJsonSchema(runway_docs.PROMPT_IMAGE_SCHEMA),
     ] = Field(alias="promptImage")
-    prompt_text: str | None = Field(default=None, alias="promptText")
+    prompt_text: Prompt | None = Field(default=None, alias="promptText")
     ratio: Ratio
     duration: Duration = IMAGE_DEFAULT_SECONDS
     seed: Seed | None = None
-
-    @field_validator("prompt_text")
-    @classmethod
-    def _prompt(cls, value: str | None) -> str | None:
-        return None if value is None else check_text(value, max_chars=1000)
 
     @field_validator("prompt_image")
     @classmethod
