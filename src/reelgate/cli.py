@@ -23,10 +23,12 @@ from typing import Any
 from pydantic import ValidationError
 
 from reelgate import __version__
+from reelgate.errors import SchemaBehindError, SettingsError
 from reelgate.runtime import webhook_secret
-from reelgate.settings import Settings, SettingsError
+from reelgate.settings import Settings
 from reelgate.store import db
-from reelgate.store.store import Store
+from reelgate.store.base import Store
+from reelgate.store.store import SqlStore, open_store
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -116,7 +118,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     try:
         return _run(args, settings)
-    except (db.SchemaBehindError, SettingsError) as exc:  # incl. a bad REELGATE_MODELS_FILE
+    except (SchemaBehindError, SettingsError) as exc:  # incl. a bad REELGATE_MODELS_FILE
         print(f"reelgate: {exc}", file=sys.stderr)
         return 2
 
@@ -140,7 +142,7 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
         from reelgate.server import run_worker
 
         models = [m.strip() for m in args.models.split(",") if m.strip()]
-        registry = ModelRegistry.from_settings(settings)
+        registry = ModelRegistry.from_file(settings.models_file)
         unknown = [m for m in models if not registry.knows(m)]
         if unknown:
             print(f"reelgate: unknown models: {', '.join(unknown)}", file=sys.stderr)
@@ -152,15 +154,17 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
         return 0
     if args.command == "models":
         return _models(settings)
-    store = Store.open(settings.resolved_database_url)
+    if args.command == "migrate":
+        sql = SqlStore.open(settings.resolved_database_url)
+        try:
+            db.upgrade(sql.engine)
+        finally:
+            sql.close()
+        print("database is up to date")
+        return 0
+    store = open_store(settings.resolved_database_url)
     try:
-        if args.command == "migrate":
-            db.upgrade(store.engine)
-            print("database is up to date")
-            return 0
-        db.upgrade(store.engine) if store.engine.dialect.name == "sqlite" else db.check_current(
-            store.engine
-        )
+        store.prepare()
         if args.command == "workers":
             return _workers(store, args.window or 3 * settings.heartbeat_seconds)
         return _keys(args, store)

@@ -1,4 +1,7 @@
-"""Everything a process needs, built once from `Settings`: store, blobs, links, service, auth."""
+"""The composition root: everything a process needs, built once from `Settings`.
+
+store ── blobs + links ── registry ── policy ──▶ TaskService, Operations ──▶ ApiServices
+"""
 
 from __future__ import annotations
 
@@ -8,15 +11,18 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from reelgate.api.auth import Authenticator
+from reelgate.api.deps import ApiServices
 from reelgate.blobs.base import BlobStore, Links
 from reelgate.blobs.links import LinkSigner
 from reelgate.blobs.local import LocalBlobStore
-from reelgate.core.service import TaskService
 from reelgate.engines.registry import ModelRegistry
 from reelgate.notifier.signing import generate_secret
 from reelgate.outbound import OutboundPolicy
+from reelgate.service import Downloads, Operations, TaskService
 from reelgate.settings import Settings
-from reelgate.store.store import Store
+from reelgate.store.base import Store
+from reelgate.store.store import open_store
 
 
 @dataclass
@@ -27,7 +33,8 @@ class Runtime:
     links: Links  # the download links that API responses and webhooks carry
     signer: LinkSigner  # checks the /files links of local storage
     registry: ModelRegistry
-    service: TaskService
+    tasks: TaskService
+    ops: Operations
     policy: OutboundPolicy
     webhook_secret: str
 
@@ -41,7 +48,7 @@ class Runtime:
     ) -> Runtime:
         settings.validate_for_start()
         settings.data_dir.mkdir(parents=True, exist_ok=True)
-        store = Store.open(settings.resolved_database_url)
+        store = open_store(settings.resolved_database_url)
         link_secret = settings.link_secret or _secret_file(
             settings.data_dir / "link_secret", lambda: secrets.token_hex(32)
         )
@@ -51,7 +58,8 @@ class Runtime:
         blobs, links = open_storage(
             settings.resolved_storage_url, signer, settings.link_ttl_seconds
         )
-        registry = ModelRegistry.from_settings(settings)
+        registry = ModelRegistry.from_file(settings.models_file)
+        policy = OutboundPolicy.from_settings(settings)
         return cls(
             settings=settings,
             store=store,
@@ -59,15 +67,30 @@ class Runtime:
             links=links,
             signer=signer,
             registry=registry,
-            service=TaskService(
+            tasks=TaskService(
                 store,
                 blobs,
+                links,
                 registry,
-                on_created,
+                policy,
                 max_running_per_owner=settings.max_running_tasks_per_key,
+                retention_days=settings.retention_days,
+                on_created=on_created,
             ),
-            policy=OutboundPolicy.from_settings(settings),
+            ops=Operations(store, blobs, registry, settings.heartbeat_seconds),
+            policy=policy,
             webhook_secret=settings.webhook_secret or webhook_secret(settings),
+        )
+
+    def api_services(self) -> ApiServices:
+        """What the HTTP API serves from."""
+        return ApiServices(
+            tasks=self.tasks,
+            ops=self.ops,
+            downloads=Downloads(self.signer, self.blobs),
+            authenticator=Authenticator(
+                self.settings, self.store.keys, inline_reads=self.store.inline_reads
+            ),
         )
 
 

@@ -24,29 +24,20 @@ import uvicorn
 from fastapi import FastAPI
 
 from reelgate.api.app import create_app
-from reelgate.api.cometapi import task_dto
+from reelgate.blobs.base import output_links
 from reelgate.core.tasks import Task
 from reelgate.notifier.dispatcher import Dispatcher
+from reelgate.notifier.payload import task_payload
 from reelgate.notifier.schedule import RETRY_DELAYS_SECONDS
 from reelgate.outbound import guarded_client
 from reelgate.runtime import Runtime
 from reelgate.settings import Settings
-from reelgate.store import db
+from reelgate.store.base import Listener
 from reelgate.worker.housekeeping import Housekeeper
-from reelgate.worker.listener import NotifyListener
 from reelgate.worker.pool import WorkerPool
 from reelgate.worker.runner import WorkerConfig
 
 log = logging.getLogger(__name__)
-
-
-def prepare_database(runtime: Runtime) -> None:
-    """Migrate SQLite in place; require PostgreSQL to be migrated on purpose."""
-    engine = runtime.store.engine
-    if engine.dialect.name == "sqlite":
-        db.upgrade(engine)
-    else:
-        db.check_current(engine)
 
 
 def ensure_first_key(runtime: Runtime) -> str | None:
@@ -79,10 +70,11 @@ def build_pool(runtime: Runtime, count: int, device: str = "cpu") -> WorkerPool:
     )
 
 
-def _listener(runtime: Runtime, pool: WorkerPool) -> NotifyListener | None:
-    if runtime.store.engine.dialect.name != "postgresql" or not pool.workers:
+def _listener(runtime: Runtime, pool: WorkerPool) -> Listener | None:
+    """Wake-ups from other processes' creates, where the store has them (LISTEN/NOTIFY)."""
+    if not pool.workers:
         return None
-    return NotifyListener(runtime.settings.resolved_database_url, pool.wake)
+    return runtime.store.listener(pool.wake)
 
 
 def build_http_app(runtime: Runtime, workers: int) -> FastAPI:
@@ -93,11 +85,11 @@ def build_http_app(runtime: Runtime, workers: int) -> FastAPI:
     housekeeper = Housekeeper(
         runtime.store, runtime.blobs, settings.retention_days, settings.sweep_seconds
     )
-    runtime.service.on_created = pool.wake
-    app = create_app(runtime)
+    runtime.tasks.on_created = pool.wake
+    app = create_app(runtime.api_services())
 
     def payload(task: Task) -> bytes:
-        return orjson.dumps(task_dto(task, runtime))
+        return orjson.dumps(task_payload(task, output_links(runtime.links, task.outputs)))
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -148,7 +140,7 @@ def serve(
     """Run the HTTP API (and, for `serve`, in-process workers) until SIGTERM/SIGINT."""
     public_url = f"http://{_url_host(host)}:{port}"
     runtime = Runtime.build(settings, public_url=public_url)
-    prepare_database(runtime)
+    runtime.store.prepare()
     if make_first_key:
         key = ensure_first_key(runtime)
         if key is not None:
@@ -181,7 +173,7 @@ def _exit_cleanly(signum: int, _frame: object) -> None:
 def run_worker(settings: Settings, models: Sequence[str] | None, count: int, device: str) -> None:
     """Claim and render tasks of `models` (all by default) until SIGTERM/SIGINT."""
     runtime = Runtime.build(settings, public_url=settings.public_url or "http://127.0.0.1")
-    prepare_database(runtime)
+    runtime.store.prepare()
     if models:
         runtime.registry = runtime.registry.subset(models)
     pool = build_pool(runtime, count, device)

@@ -13,13 +13,8 @@ from pathlib import Path
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-SUPPORTED_RUNWAY_VERSIONS = ("2024-11-06",)
-DEFAULT_RUNWAY_VERSION = "2024-11-06"
-MAX_BODY_BYTES = 1024 * 1024
+from reelgate.errors import SettingsError
 
-
-class SettingsError(ValueError):
-    """A setting, or a combination of settings, that the server cannot start with."""
 
 
 class Settings(BaseSettings):

@@ -2,7 +2,8 @@ from __future__ import annotations
 
 import pytest
 
-from reelgate.settings import Settings, SettingsError
+from reelgate.errors import SettingsError
+from reelgate.settings import Settings
 
 
 def test_lease_must_cover_three_heartbeats() -> None:

@@ -1,4 +1,8 @@
-"""The ASGI application: middleware, error rendering and every router."""
+"""The ASGI application: middleware, error rendering and every router.
+
+`create_app` takes the services it serves, so the same app runs in `reelgate serve` and in an
+in-process test around any store (tests/support/inprocess.py).
+"""
 
 from __future__ import annotations
 
@@ -7,28 +11,17 @@ from starlette.responses import Response
 from starlette.types import Scope
 
 from reelgate import __version__
-from reelgate.api import (
-    admin,
-    cometapi,
-    files,
-    health,
-    native,
-    openai_errors,
-    openai_videos,
-    openapi,
-    runway,
-)
-from reelgate.api.auth import Authenticator
+from reelgate.api import cometapi, files, health, native, openai, openapi, runway
+from reelgate.api.deps import ApiServices
 from reelgate.api.errors import Renderers, install
 from reelgate.api.middleware.body_limit import BodyLimitMiddleware
 from reelgate.api.middleware.request_id import RequestIdMiddleware
+from reelgate.api.wire import MAX_BODY_BYTES
 from reelgate.errors import ApiError, ErrorKind
 from reelgate.outbound.fetch import MAX_IMAGE_BYTES
-from reelgate.runtime import Runtime
-from reelgate.settings import MAX_BODY_BYTES
 
 # Multipart uploads that may carry an input image (OpenAI's `input_reference`).
-UPLOAD_PATHS = frozenset({"/v1/videos"})
+UPLOAD_PATHS = frozenset({openai.PREFIX})
 
 DESCRIPTION = """\
 Self-hosted video generation. Three wire dialects over one task store: CometAPI's Runway
@@ -37,27 +30,25 @@ wrapper (`/runway/...`), Runway's official API and OpenAI's video API. Authentic
 """
 
 
-def create_app(runtime: Runtime) -> FastAPI:
+def create_app(services: ApiServices) -> FastAPI:
     app = FastAPI(title="reelgate", version=__version__, description=DESCRIPTION)
-    authenticator = Authenticator(runtime.settings, runtime.store.keys)
-    app.state.runtime = runtime
-    app.state.authenticator = authenticator
+    app.state.services = services
 
     renderers = Renderers()
     renderers.add(cometapi.PREFIX, cometapi.CometApiRenderer())
     for prefix in runway.PREFIXES:
         renderers.add(prefix, runway.RunwayRenderer())
-    renderers.add(openai_errors.PREFIX, openai_errors.OpenAIRenderer())
-    install(app, renderers, authenticator.check)
+    renderers.add(openai.PREFIX, openai.OpenAIRenderer())
+    install(app, renderers, services.authenticator.check)
 
-    app.include_router(health.build_router(runtime))
-    app.include_router(files.build_router(runtime))
-    app.include_router(cometapi.build_router(runtime))
-    for mount in runway.MOUNTS:
-        app.include_router(runway.build_router(runtime, mount))
-    app.include_router(openai_videos.build_router(runtime))
-    app.include_router(admin.build_router(runtime))
-    app.include_router(native.build_router(runtime))
+    app.include_router(health.router)
+    app.include_router(files.router)
+    app.include_router(cometapi.router)
+    for number, mount in enumerate(runway.MOUNTS):
+        app.include_router(runway.router, prefix=mount, include_in_schema=number == 0)
+    app.include_router(openai.router)
+    app.include_router(native.admin_router)
+    app.include_router(native.tasks_router)
 
     def too_large(scope: Scope) -> Response:
         return renderers.render_scope(

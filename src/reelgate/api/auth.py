@@ -20,7 +20,8 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from reelgate.api.ratelimit import TokenBuckets, retry_after_seconds
 from reelgate.errors import ApiError, ErrorKind
 from reelgate.settings import Settings
-from reelgate.store.keys import KeyRepo, hash_key
+from reelgate.store.base import Keys
+from reelgate.store.rules import hash_key
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,8 +34,11 @@ class Principal:
 
 
 class Authenticator:
-    def __init__(self, settings: Settings, keys: KeyRepo) -> None:
+    def __init__(self, settings: Settings, keys: Keys, *, inline_reads: bool = False) -> None:
         self._settings = settings
+        # A hash, a bucket and at most one indexed read: where the store answers from local
+        # memory (SQLite) that costs less than the hop to the thread pool.
+        self.inline_reads = inline_reads
         self._static = [
             (hash_key(k), "env_" + hash_key(k)[:16]) for k in settings.static_api_keys()
         ]
@@ -117,10 +121,8 @@ async def _current(
     _documented: Annotated[HTTPAuthorizationCredentials | None, Depends(BEARER)],
 ) -> Principal:
     # `_documented` only declares the scheme in the OpenAPI document; `check` reads the header.
-    # A hash, a bucket and at most one indexed read: on SQLite that costs less than the hop to
-    # the thread pool (see Store.inline_reads).
-    authenticator: Authenticator = request.app.state.authenticator
-    if request.app.state.runtime.store.inline_reads:
+    authenticator: Authenticator = request.app.state.services.authenticator
+    if authenticator.inline_reads:
         return authenticator.check(request)
     return await run_in_threadpool(authenticator.check, request)
 

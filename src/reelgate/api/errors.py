@@ -1,4 +1,5 @@
-"""Rendering errors: each dialect owns one renderer, chosen by the request's path.
+"""Rendering errors: each dialect owns one renderer, chosen by the request's path; routes
+outside the dialects (files, health, admin, the native task routes) use `DefaultRenderer`.
 
 Routes and services raise `ApiError`; the handlers here turn it, FastAPI's validation errors,
 Starlette's HTTP errors and anything unexpected into the shape of the dialect that was called,
@@ -8,11 +9,10 @@ with the request id at the end of the message.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Protocol
 
-import orjson
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException
@@ -20,6 +20,7 @@ from starlette.responses import Response
 from starlette.types import Scope
 
 from reelgate.api.middleware.request_id import request_id
+from reelgate.api.wire import first_validation_error, json_response
 from reelgate.errors import ApiError, ErrorKind
 
 log = logging.getLogger(__name__)
@@ -43,10 +44,6 @@ DEFAULT_STATUS: dict[ErrorKind, int] = {
 }
 
 
-def json_response(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
-    return Response(orjson.dumps(body), status, headers, media_type="application/json")
-
-
 class ErrorRenderer(Protocol):
     def render(self, err: ApiError, rid: str) -> Response: ...
 
@@ -57,37 +54,11 @@ def _with_rid(message: str, rid: str) -> str:
     return f"{message} (request id: {rid})"
 
 
-def field_path(loc: Sequence[int | str]) -> str:
-    """`('body', 'options', 'motion_vector', 'r')` -> `options.motion_vector.r`."""
-    parts = [str(p) for p in loc if p != "body"]
-    return ".".join(parts) or "body"
-
-
-def first_validation_error(exc: RequestValidationError) -> ApiError:
-    errors = list(exc.errors())
-    if not errors:
-        return ApiError(ErrorKind.INVALID_REQUEST, "the request body is not valid")
-    error = errors[0]
-    path = field_path(error.get("loc", ()))
-    if error.get("type") == "json_invalid":
-        reason = error.get("ctx", {}).get("error")
-        detail = f" ({reason})" if reason else ""
-        return ApiError(ErrorKind.INVALID_REQUEST, f"the request body is not valid JSON{detail}")
-    if path == "body" and isinstance(error.get("input"), bytes):
-        # FastAPI hands over raw bytes when the Content-Type is not JSON.
-        return ApiError(
-            ErrorKind.INVALID_REQUEST,
-            "the request body must be a JSON object sent with Content-Type: application/json",
-        )
-    message = str(error.get("msg", "invalid value")).removeprefix("Value error, ")
-    return ApiError(ErrorKind.INVALID_REQUEST, f"{path}: {message}", param=path)
-
-
 class DefaultRenderer:
     """`{"error": {"code", "message"}}` for routes outside the three dialects."""
 
     def render(self, err: ApiError, rid: str) -> Response:
-        headers = _retry_headers(err)
+        headers = retry_headers(err)
         body = {"error": {"code": err.kind.value, "message": _with_rid(err.message, rid)}}
         return json_response(body, DEFAULT_STATUS[err.kind], headers)
 
@@ -95,7 +66,8 @@ class DefaultRenderer:
         return first_validation_error(exc)
 
 
-def _retry_headers(err: ApiError) -> dict[str, str] | None:
+def retry_headers(err: ApiError) -> dict[str, str] | None:
+    """`Retry-After` for an error that carries a wait (rate limits, quotas)."""
     if err.retry_after_seconds is None:
         return None
     return {"Retry-After": str(err.retry_after_seconds)}

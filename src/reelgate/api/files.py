@@ -9,8 +9,7 @@ from fastapi import APIRouter
 from starlette.responses import FileResponse, Response
 
 from reelgate.api import openapi
-from reelgate.errors import ApiError, ErrorKind
-from reelgate.runtime import Runtime
+from reelgate.api.deps import DownloadsDep
 
 _MEDIA_TYPES = {".mp4": "video/mp4", ".jpg": "image/jpeg", ".png": "image/png"}
 _BINARY = {"schema": {"type": "string", "format": "binary"}}
@@ -49,28 +48,23 @@ _RESPONSES: dict[int | str, dict[str, Any]] = {
 }
 
 
-def build_router(runtime: Runtime) -> APIRouter:
-    router = APIRouter(tags=["files"])
+router = APIRouter(tags=["files"])
 
-    def download(key: str, expires: str = "", sig: str = "") -> Response:
-        """A task's output, through the signed link the feed returned."""
-        # hmac.compare_digest refuses non-ASCII text: such a signature is simply wrong.
-        if not sig.isascii() or not runtime.signer.verify(key, expires, sig):
-            raise ApiError(ErrorKind.LINK_INVALID, "this link is invalid or has expired")
-        path = runtime.blobs.local_path(key)
-        if path is None:
-            raise ApiError(ErrorKind.NOT_FOUND, "this file no longer exists")
-        media_type = _MEDIA_TYPES.get(path.suffix, "application/octet-stream")
-        return FileResponse(path, media_type=media_type, filename=path.name)
 
-    for method in ("GET", "HEAD"):
-        router.add_api_route(
-            "/files/{key:path}",
-            download,
-            methods=[method],
-            operation_id=f"files_{method.lower()}",
-            response_class=FileResponse,
-            summary="Download a task's file" if method == "GET" else "A task's file's headers",
-            responses=_RESPONSES,
-        )
-    return router
+def download(downloads: DownloadsDep, key: str, expires: str = "", sig: str = "") -> Response:
+    """A task's output, through the signed link the feed returned."""
+    path = downloads.open(key, expires, sig)
+    media_type = _MEDIA_TYPES.get(path.suffix, "application/octet-stream")
+    return FileResponse(path, media_type=media_type, filename=path.name)
+
+
+for _method in ("GET", "HEAD"):
+    router.add_api_route(
+        "/files/{key:path}",
+        download,
+        methods=[_method],
+        operation_id=f"files_{_method.lower()}",
+        response_class=FileResponse,
+        summary="Download a task's file" if _method == "GET" else "A task's file's headers",
+        responses=_RESPONSES,
+    )

@@ -14,6 +14,8 @@ from typing import Any
 from fastapi import FastAPI
 from pydantic import BaseModel, ConfigDict
 
+from reelgate.api.wire import SUPPORTED_RUNWAY_VERSIONS
+
 Responses = dict[int | str, dict[str, Any]]
 
 REQUEST_ID_HEADER = {
@@ -22,6 +24,13 @@ REQUEST_ID_HEADER = {
         "required": True,
         "schema": {"type": "string", "pattern": "^[0-9a-f]{24}$"},
         "example": "5f0c9b1e2a7d4c3b8e6f1a2d",
+    }
+}
+RUNWAY_VERSION_HEADER = {
+    "X-Runway-Version": {
+        "description": "The API version in force for this request (the one sent, or the default).",
+        "required": True,
+        "schema": {"type": "string", "enum": list(SUPPORTED_RUNWAY_VERSIONS)},
     }
 }
 RETRY_AFTER_HEADER = {

@@ -3,8 +3,11 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
+
+from reelgate.core.tasks import Outputs
 
 
 class BlobStore(Protocol):
@@ -34,6 +37,21 @@ class Links(Protocol):
 
     def url(self, key: str) -> str:
         """A link to `key` that stops working after the configured time."""
+
+
+@dataclass(frozen=True, slots=True)
+class OutputLinks:
+    """Fresh links to a finished task's files."""
+
+    video: str
+    poster: str
+
+
+def output_links(links: Links, outputs: Outputs | None) -> OutputLinks | None:
+    """Links to `outputs`, or None when there are none (not finished, or expired)."""
+    if outputs is None:
+        return None
+    return OutputLinks(video=links.url(outputs.video_key), poster=links.url(outputs.poster_key))
 
 
 def validate_key(key: str) -> str:

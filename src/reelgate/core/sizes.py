@@ -16,22 +16,7 @@ for _names, _size in (
     for _name in _names:
         _SIZES[_name] = _size
 
-COMETAPI_RATIOS = (
-    "16:9",
-    "9:16",
-    "1:1",
-    "4:3",
-    "3:4",
-    "21:9",
-    "1280:720",
-    "720:1280",
-    "960:960",
-    "1104:832",
-    "832:1104",
-    "1584:672",
-)
-RUNWAY_RATIOS = ("1280:720", "720:1280", "1104:832", "832:1104", "960:960", "1584:672")
-OPENAI_SIZES = ("720x1280", "1280x720", "1024x1792", "1792x1024")
+RATIO_NAMES = tuple(_SIZES)  # every spelling; each dialect accepts its own subset
 
 
 def frame_size(ratio: str) -> tuple[int, int]:

@@ -8,7 +8,7 @@ from enum import StrEnum
 from typing import Any
 
 FPS = 24  # every output is retimed to 24 frames per second (CONTRACT.md 4.1)
-BLOB_SCHEME = "blob:"  # an ImageInput url naming an uploaded file in the blob store
+MAX_SEED = 4_294_967_295  # seeds are 0..2**32-1 in every dialect
 
 
 class TaskStatus(StrEnum):
@@ -26,13 +26,6 @@ class TaskStatus(StrEnum):
 class Action(StrEnum):
     TEXT_TO_VIDEO = "TEXT_TO_VIDEO"
     IMAGE_TO_VIDEO = "IMAGE_TO_VIDEO"
-
-
-class Dialect(StrEnum):
-    COMETAPI = "cometapi"
-    RUNWAY = "runway"
-    OPENAI = "openai"
-    NATIVE = "native"
 
 
 class FailureCode(StrEnum):
@@ -61,7 +54,8 @@ class MotionVector:
 @dataclass(frozen=True, slots=True)
 class ImageInput:
     """A reference image: `position` is `first` or `last` frame of the clip. `url` is an https
-    URL, a `data:image/…` URI or `blob:<key>` for a file uploaded with the request."""
+    URL, a `data:image/…` URI or `blob:<key>` for a file uploaded with the request
+    (blobs.keys spells that layout)."""
 
     url: str
     position: str = "first"
@@ -99,20 +93,61 @@ class GenerationSpec:
 
 
 @dataclass(frozen=True, slots=True)
+class MediaInfo:
+    """What a finished clip really is, as probed from the file that was published."""
+
+    width: int
+    height: int
+    fps: float
+    frames: int
+    duration_seconds: float
+    size_bytes: int
+
+    def to_json(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> MediaInfo:
+        return cls(**data)
+
+
+@dataclass(frozen=True, slots=True)
 class Outputs:
-    """Blob keys of a finished task's files."""
+    """Blob keys of a finished task's files, and what the clip is when it was probed."""
 
     video_key: str
     poster_key: str
+    media: MediaInfo | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class UpstreamRef:
+    """Where a task was submitted when another service renders it: recorded before anything
+    else happens, so a replacement worker resumes that job instead of submitting again."""
+
+    endpoint: str  # the base URL that accepted the job
+    job_id: str  # the upstream's own id for it
+
+    def to_json(self) -> dict[str, str]:
+        return {"endpoint": self.endpoint, "job_id": self.job_id}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> UpstreamRef:
+        return cls(endpoint=str(data["endpoint"]), job_id=str(data["job_id"]))
 
 
 @dataclass(frozen=True, slots=True)
 class Task:
-    """A task as the service sees it. Lease internals never leave the store."""
+    """A task as the service sees it. Lease internals never leave the store.
+
+    `dialect` names the API the task was created through (`cometapi`, `runway`, `openai`,
+    `native`); `api_version` is the `X-Runway-Version` in force when it was created. Core gives
+    neither a meaning: they are recorded for the owner to read back.
+    """
 
     id: str
     owner_id: str
-    dialect: Dialect
+    dialect: str
     action: Action
     status: TaskStatus
     spec: GenerationSpec
@@ -122,13 +157,21 @@ class Task:
     finished_at: float | None
     attempt: int
     callback_url: str | None
-    runway_version: str
+    api_version: str
     failure: str | None = None
     failure_code: str | None = None
     outputs: Outputs | None = None
     cancel_requested: bool = False
     outputs_expired: bool = False  # the retention period passed and the files were deleted
     remixed_from: str | None = None
+    # The id of the request that created it (X-Request-Id), so one search finds its whole life.
+    request_id: str | None = None
+    # W3C trace context of the create, so the worker's spans join the trace that made the task.
+    trace_context: dict[str, str] | None = None
+    # Seconds spent per stage by the attempt that finished it (`queue_wait`, `engine`,
+    # `encode`, `upload`, `load` when the engine was loaded for it; `cold` is 1.0 then).
+    timings: dict[str, float] | None = None
+    upstream: UpstreamRef | None = None
 
     @property
     def percent(self) -> int:
@@ -144,10 +187,12 @@ class NewTask:
 
     id: str
     owner_id: str
-    dialect: Dialect
+    dialect: str
     action: Action
     spec: GenerationSpec
     callback_url: str | None
-    runway_version: str
+    api_version: str
     created_at: float
     remixed_from: str | None = None
+    request_id: str | None = None
+    trace_context: dict[str, str] | None = None

@@ -22,14 +22,6 @@ from reelgate.core.tasks import GenerationSpec
 Frame = npt.NDArray[np.uint8]
 
 
-class TaskInterrupted(Exception):
-    """The task must stop now: it was cancelled, or this worker no longer holds its lease."""
-
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
-
-
 @dataclass(frozen=True, slots=True)
 class Reference:
     """An input image for image-to-video: the clip's first (or, `position="last"`, last) frame."""

@@ -11,9 +11,11 @@
 docs/models.md lists every key. The whole file is checked when a process starts, so a bad entry
 stops `reelgate serve` with a message that names the file, the entry and the problem instead of
 failing tasks later: unknown or mistyped keys, values out of range, a weights directory that is
-missing, was not written by `save_pretrained` or holds another family, and a `diffusers` entry
-on an install without torch, diffusers and transformers. Weights are not loaded here: a worker
-loads them when its first task for the model arrives, and keeps them.
+missing, was not written by `save_pretrained` or holds another family, a `diffusers` entry on an
+install without torch, diffusers and transformers, and a speed setting (attention, cache,
+compile, offload, vae_tiling) that the installed versions or the entry's device cannot honour
+(engines/diffusers/capabilities.py). Weights are not loaded here: a worker loads them when its
+first task for the model arrives, and keeps them.
 """
 
 from __future__ import annotations
@@ -22,14 +24,14 @@ import importlib.util
 import json
 import re
 import tomllib
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from reelgate.engines.base import Engine
+from reelgate.engines.diffusers.capabilities import check_speed_settings
 from reelgate.engines.diffusers.config import (
     EXTRA_HINT,
     IMAGE_PIPELINES,
@@ -37,14 +39,10 @@ from reelgate.engines.diffusers.config import (
     TEXT_PIPELINES,
     DiffusersConfig,
 )
-from reelgate.engines.registry import DEFAULT_MODELS, EngineFactory
-from reelgate.settings import SettingsError
+from reelgate.errors import ModelsFileError
 
+DEFAULT_MODELS = ("gen4", "gen4_turbo", "gen4.5", "gen3", "gen2", "sora-2", "sora-2-pro")
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:/-]{0,63}$")
-
-
-class ModelsFileError(SettingsError):
-    """The registry file cannot be used; the message names the file, the entry and the problem."""
 
 
 class SyntheticConfig(BaseModel):
@@ -136,37 +134,6 @@ def parse_models(
     return tuple(entries)
 
 
-def engine_factories(entries: Iterable[ModelEntry]) -> dict[str, EngineFactory]:
-    """Model name -> engine factory; names with identical settings share one factory, so a
-    worker loads their weights once."""
-    shared: dict[str, EngineFactory] = {}
-    factories: dict[str, EngineFactory] = {}
-    for entry in entries:
-        key = entry.config.model_dump_json()
-        if key not in shared:
-            shared[key] = _factory(entry.config)
-        factories[entry.name] = shared[key]
-    return factories
-
-
-def _factory(config: EngineConfig) -> EngineFactory:
-    if isinstance(config, SyntheticConfig):
-
-        def synthetic() -> Engine:
-            from reelgate.engines.synthetic import SyntheticEngine
-
-            return SyntheticEngine()
-
-        return synthetic
-
-    def diffusers() -> Engine:
-        from reelgate.engines.diffusers.engine import DiffusersEngine
-
-        return DiffusersEngine(config)
-
-    return diffusers
-
-
 def _config(
     table: dict[str, Any], base_dir: Path, installed: Callable[[str], bool]
 ) -> EngineConfig:
@@ -188,7 +155,9 @@ def _config(
     image_path = None
     if config.image_path is not None:
         image_path = _weights(config, "image_path", base_dir / config.image_path, image=True)
-    return config.model_copy(update={"path": path, "image_path": image_path})
+    config = config.model_copy(update={"path": path, "image_path": image_path})
+    check_speed_settings(config)
+    return config
 
 
 def _weights(config: DiffusersConfig, key: str, path: Path, *, image: bool | None) -> Path:

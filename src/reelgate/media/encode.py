@@ -34,6 +34,7 @@ import numpy as np
 import numpy.typing as npt
 
 from reelgate.core.tasks import FPS
+from reelgate.errors import EncodeError
 
 Frame = npt.NDArray[np.uint8]
 
@@ -42,10 +43,6 @@ PRESET = "ultrafast"
 X264_PARAMS = "cabac=1:bframes=2:b-adapt=0:mbtree=0:deblock=1,0,0:subme=1:aq-mode=1"
 _BT601 = 6  # AVCOL_PRI / AVCOL_TRC / AVCOL_SPC value of SMPTE 170M (BT.601 525)
 _QUEUE_FRAMES = 8  # frames in flight between the caller and the encoder thread (~11 MB at 720p)
-
-
-class EncodeError(RuntimeError):
-    """The encoder failed; the MP4 on disk is incomplete."""
 
 
 class Mp4Writer:

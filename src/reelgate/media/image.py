@@ -12,11 +12,9 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 
+from reelgate.errors import ImageDecodeError
+
 MAX_IMAGE_PIXELS = 40_000_000  # about 8K x 5K
-
-
-class ImageDecodeError(ValueError):
-    """The bytes are not an image we decode, or the image is too large."""
 
 
 def image_size(data: bytes) -> tuple[int, int] | None:

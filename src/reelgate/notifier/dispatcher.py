@@ -18,8 +18,7 @@ import httpx
 from reelgate.core.tasks import Task
 from reelgate.notifier.delivery import AttemptResult, Outcome, deliver
 from reelgate.notifier.schedule import RETRY_DELAYS_SECONDS, next_delay
-from reelgate.store.outbox import AttemptRecord, EventState, OutboxEvent, OutboxRepo
-from reelgate.store.tasks import TaskRepo
+from reelgate.store.base import AttemptRecord, EventState, Outbox, OutboxEvent, TaskRecords
 
 log = logging.getLogger(__name__)
 
@@ -32,8 +31,8 @@ Payload = Callable[[Task], bytes]
 class Dispatcher:
     def __init__(
         self,
-        outbox: OutboxRepo,
-        tasks: TaskRepo,
+        outbox: Outbox,
+        tasks: TaskRecords,
         payload: Payload,
         secret: str,
         client: httpx.AsyncClient,
@@ -100,7 +99,7 @@ class Dispatcher:
                 self._secret,
                 timeout_seconds=self._timeout_seconds,
             )
-        state, next_at = self._next(result, attempt)
+        state, retry_in = self._next(result, attempt)
         record = AttemptRecord(
             attempt=attempt,
             started_at=started,
@@ -108,7 +107,7 @@ class Dispatcher:
             latency_ms=result.latency_ms,
             error=result.error,
         )
-        await asyncio.to_thread(self._outbox.record, event.id, record, state, next_at)
+        await asyncio.to_thread(self._outbox.record, event.id, record, state, retry_in)
         log.info(
             "webhook %s attempt %d for task %s: %s (%s)",
             event.id,
@@ -128,4 +127,4 @@ class Dispatcher:
         )
         if delay is None:
             return EventState.FAILED, None
-        return EventState.PENDING, time.time() + delay
+        return EventState.PENDING, delay

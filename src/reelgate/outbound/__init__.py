@@ -9,16 +9,16 @@
   data URI or an https URL within the rules above, 16 MiB at most, or raises `ImageFetchError`.
 """
 
+from reelgate.errors import ImageFetchError, UrlRefused
 from reelgate.outbound.addresses import IPAddress, IPNetwork, blocked_reason, is_global
 from reelgate.outbound.fetch import (
     MAX_IMAGE_BYTES,
-    ImageFetchError,
     decode_data_image,
     fetch_image,
     fetch_image_sync,
     image_format,
 )
-from reelgate.outbound.policy import MAX_URL_CHARS, OutboundPolicy, UrlRefused
+from reelgate.outbound.policy import MAX_URL_CHARS, OutboundPolicy
 from reelgate.outbound.transport import (
     GuardedTransport,
     OutboundRefused,

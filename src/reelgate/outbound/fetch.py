@@ -29,7 +29,8 @@ from typing import cast
 
 import httpx
 
-from reelgate.outbound.policy import OutboundPolicy, UrlRefused
+from reelgate.errors import ImageFetchError, UrlRefused
+from reelgate.outbound.policy import OutboundPolicy
 from reelgate.outbound.transport import OutboundRefused, Resolver, guarded_client
 
 MAX_IMAGE_BYTES = 16 * 1024 * 1024
@@ -41,10 +42,6 @@ _REQUEST_HEADERS = {
     "Accept": "image/png, image/jpeg, image/webp, image/gif",
     "Accept-Encoding": "identity",
 }
-
-
-class ImageFetchError(Exception):
-    """The input image could not be had; the message says why, in words fit for the client."""
 
 
 def image_format(data: bytes) -> str | None:

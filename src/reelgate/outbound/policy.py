@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING
 
 import httpx
 
+from reelgate.errors import UrlRefused
 from reelgate.outbound.addresses import IPAddress, IPNetwork, blocked_reason, literal_ip, unwrap
 
 if TYPE_CHECKING:
@@ -32,10 +33,6 @@ if TYPE_CHECKING:
 MAX_URL_CHARS = 2048
 _DATA_IMAGE = re.compile(r"data:image/([a-z0-9.+-]+);base64,", re.IGNORECASE)
 _ALLOW_HINT = "an operator can allow it with REELGATE_OUTBOUND_ALLOW"
-
-
-class UrlRefused(Exception):
-    """A URL the outbound policy will not let reelgate contact; the message says why."""
 
 
 @dataclass(frozen=True)

@@ -1,1 +1,2 @@
-"""The task store: the only package with SQL. The tasks table is the queue."""
+"""The task store: the tasks table is the queue. `SqlStore` holds the only SQL in reelgate;
+`MemoryStore` keeps the same rules in memory (store.base draws the protocols)."""

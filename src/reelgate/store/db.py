@@ -21,11 +21,9 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 
+from reelgate.errors import SchemaBehindError
+
 SQLITE_BUSY_TIMEOUT_MS = 10_000
-
-
-class SchemaBehindError(RuntimeError):
-    """The database's schema is older than this code; run `reelgate migrate`."""
 
 
 def normalise_url(url: str) -> str:

@@ -5,39 +5,28 @@ in the transaction that inserts the task, so the pair is stored atomically. A se
 that finds the reservation unbound gets "in flight" (409); one with another body gets
 "mismatch" (422). A reservation whose request died before binding it (a crash between the two
 transactions) is taken over after `STALE_RESERVATION_SECONDS`, so a key is never stuck.
-Keys live `KEY_TTL_SECONDS` (24 h), as Stripe and the IETF draft suggest.
+Keys live `KEY_TTL_SECONDS` (24 h). Both ages are measured by the database's clock
+(store.clock): the retry may reach another API replica whose clock differs.
 """
 
 from __future__ import annotations
 
-import time
-from dataclasses import dataclass
-from enum import StrEnum
-
 import sqlalchemy as sa
 
+from reelgate.store.base import Reservation, ReserveResult
+from reelgate.store.clock import Clock, read_shared_now, shared_now
+from reelgate.store.rules import KEY_TTL_SECONDS, STALE_RESERVATION_SECONDS
 from reelgate.store.schema import idempotency_keys
 
-KEY_TTL_SECONDS = 24 * 3600.0
-STALE_RESERVATION_SECONDS = 60.0
-
-
-class Reservation(StrEnum):
-    NEW = "new"  # reserved for this request: create the task, then bind it
-    REPLAY = "replay"  # the first request made `task_id`: answer with that task
-    MISMATCH = "mismatch"  # same key, different body
-    IN_FLIGHT = "in_flight"  # the first request is still creating its task
-
-
-@dataclass(frozen=True, slots=True)
-class ReserveResult:
-    outcome: Reservation
-    task_id: str | None = None
+__all__ = ["KEY_TTL_SECONDS", "STALE_RESERVATION_SECONDS", "IdempotencyRepo", "bind_statement"]
 
 
 class IdempotencyRepo:
-    def __init__(self, engine: sa.Engine) -> None:
+    """`lease_clock` replaces the database's clock in tests (None: the database's)."""
+
+    def __init__(self, engine: sa.Engine, lease_clock: Clock | None = None) -> None:
         self._engine = engine
+        self._lease_clock = lease_clock
 
     def reserve(self, owner_id: str, key: str, request_hash: str) -> ReserveResult:
         try:
@@ -48,9 +37,9 @@ class IdempotencyRepo:
             return self._reserve(owner_id, key, request_hash)
 
     def _reserve(self, owner_id: str, key: str, request_hash: str) -> ReserveResult:
-        now = time.time()
         match = (idempotency_keys.c.owner_id == owner_id) & (idempotency_keys.c.key == key)
         with self._engine.begin() as conn:
+            now = read_shared_now(conn, self._lease_clock)
             row = conn.execute(sa.select(idempotency_keys).where(match)).mappings().first()
             if row is not None and row["created_at"] < now - KEY_TTL_SECONDS:
                 conn.execute(idempotency_keys.delete().where(match))
@@ -83,10 +72,11 @@ class IdempotencyRepo:
             )
 
     def purge_expired(self) -> int:
+        now = shared_now(self._engine.dialect, self._lease_clock)
         with self._engine.begin() as conn:
             return conn.execute(
                 idempotency_keys.delete().where(
-                    idempotency_keys.c.created_at < time.time() - KEY_TTL_SECONDS
+                    idempotency_keys.c.created_at < now - KEY_TTL_SECONDS
                 )
             ).rowcount
 

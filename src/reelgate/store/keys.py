@@ -7,41 +7,20 @@ digests in constant time.
 
 from __future__ import annotations
 
-import hashlib
-import secrets
 import time
-from dataclasses import dataclass
 
 import sqlalchemy as sa
 
 from reelgate.store import db
+from reelgate.store.base import ApiKey
+from reelgate.store.rules import KEY_PREFIX, generate_key, hash_key, new_key_id
 from reelgate.store.schema import api_keys
 
-KEY_PREFIX = "rg_"
+__all__ = ["KEY_PREFIX", "KeyRepo", "generate_key", "hash_key"]
 
 _FIND_ACTIVE = sa.select(api_keys).where(
     (api_keys.c.key_hash == sa.bindparam("key_hash")) & api_keys.c.revoked_at.is_(None)
 )
-
-
-@dataclass(frozen=True, slots=True)
-class ApiKey:
-    id: str
-    name: str
-    prefix: str
-    key_hash: str
-    created_at: float
-    revoked_at: float | None
-    max_active_tasks: int | None = None
-    rate_per_minute: float | None = None
-
-
-def hash_key(key: str) -> str:
-    return hashlib.sha256(key.encode()).hexdigest()
-
-
-def generate_key() -> str:
-    return KEY_PREFIX + secrets.token_urlsafe(32)
 
 
 class KeyRepo:
@@ -57,7 +36,7 @@ class KeyRepo:
         """Store a new key; returns the record and the key itself, which is never stored."""
         key = generate_key()
         record = ApiKey(
-            id="key_" + secrets.token_hex(8),
+            id=new_key_id(),
             name=name,
             prefix=key[:10],
             key_hash=hash_key(key),

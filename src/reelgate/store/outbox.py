@@ -2,55 +2,39 @@
 
 A notifier locks a due event for `lock_seconds` before sending it, so several notifier processes
 can share one outbox; a notifier that dies mid-send only delays the event until its lock lapses.
-Every attempt is appended to `webhook_attempts`.
+Locks and retry times are read from the database's clock (store.clock), since notifiers on
+different machines compare them. Every attempt is appended to `webhook_attempts`.
 """
 
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
-from enum import StrEnum
 
 import sqlalchemy as sa
 
 from reelgate.store import db
-from reelgate.store.schema import webhook_attempts, webhook_events
-
-
-class EventState(StrEnum):
-    PENDING = "pending"
-    DELIVERED = "delivered"
-    FAILED = "failed"
-
-
-@dataclass(frozen=True, slots=True)
-class OutboxEvent:
-    id: str
-    task_id: str
-    url: str
-    event_type: str
-    state: EventState
-    attempts: int
-    next_attempt_at: float | None
-    created_at: float
-
-
-@dataclass(frozen=True, slots=True)
-class AttemptRecord:
-    attempt: int
-    started_at: float
-    status_code: int | None
-    latency_ms: float
-    error: str | None
+from reelgate.store.base import AttemptRecord, EventState, OutboxEvent
+from reelgate.store.clock import Clock, shared_now
+from reelgate.store.schema import tasks, webhook_attempts, webhook_events
 
 
 class OutboxRepo:
-    def __init__(self, engine: sa.Engine) -> None:
+    """`clock` stamps when an event finished; `lease_clock` replaces the database's clock for
+    locks and retries in tests (None: the database's)."""
+
+    def __init__(
+        self, engine: sa.Engine, clock: Clock = time.time, lease_clock: Clock | None = None
+    ) -> None:
         self._engine = engine
+        self._clock = clock
+        self._lease_clock = lease_clock
+
+    def _now(self) -> sa.ColumnElement[float]:
+        return shared_now(self._engine.dialect, self._lease_clock)
 
     def claim_due(self, limit: int, lock_seconds: float) -> list[OutboxEvent]:
         """Lock up to `limit` due events for this notifier and return them."""
-        now = time.time()
+        now = self._now()
         due = (
             sa.select(webhook_events.c.id)
             .where(
@@ -71,12 +55,18 @@ class OutboxRepo:
         )
         with self._engine.begin() as conn:
             rows = conn.execute(stmt).mappings().all()
-        return [_to_event(row) for row in rows]
+        return sorted((_to_event(row) for row in rows), key=lambda e: e.next_attempt_at or 0.0)
 
     def record(
-        self, event_id: str, attempt: AttemptRecord, state: EventState, next_at: float | None
+        self,
+        event_id: str,
+        attempt: AttemptRecord,
+        state: EventState,
+        retry_in_seconds: float | None,
     ) -> None:
-        """Log an attempt and move the event on: delivered, failed for good, or due at next_at."""
+        """Log an attempt and move the event on: delivered, failed for good, or due again
+        `retry_in_seconds` from now by the database's clock."""
+        next_at = None if retry_in_seconds is None else self._now() + retry_in_seconds
         with self._engine.begin() as conn:
             conn.execute(
                 webhook_attempts.insert().values(
@@ -97,29 +87,30 @@ class OutboxRepo:
                     next_attempt_at=next_at,
                     locked_until=None,
                     last_status=attempt.status_code,
-                    finished_at=None if state is EventState.PENDING else time.time(),
+                    finished_at=None if state is EventState.PENDING else self._clock(),
                 )
             )
 
-    def redeliver(self, event_id: str, task_id: str) -> bool:
-        """Make an event due now, whatever its state; attempt numbers carry on."""
+    def redeliver(self, event_id: str, task_id: str, owner_id: str) -> bool:
+        """Make the owner's event due now, whatever its state; attempt numbers carry on."""
         with self._engine.begin() as conn:
             result = conn.execute(
                 webhook_events.update()
-                .where((webhook_events.c.id == event_id) & (webhook_events.c.task_id == task_id))
+                .where((webhook_events.c.id == event_id) & _owned(task_id, owner_id))
                 .values(
                     state=EventState.PENDING.value,
-                    next_attempt_at=time.time(),
+                    next_attempt_at=self._now(),
                     locked_until=None,
                     finished_at=None,
                 )
             )
         return result.rowcount == 1
 
-    def events_for_task(self, task_id: str) -> list[OutboxEvent]:
+    def events_for_task(self, task_id: str, owner_id: str) -> list[OutboxEvent]:
+        """The owner's task's events, oldest first; empty for another owner's task."""
         query = (
             sa.select(webhook_events)
-            .where(webhook_events.c.task_id == task_id)
+            .where(_owned(task_id, owner_id))
             .order_by(webhook_events.c.created_at)
         )
         with db.read(self._engine) as conn:
@@ -142,6 +133,12 @@ class OutboxRepo:
                 )
                 for row in conn.execute(query).mappings()
             ]
+
+
+def _owned(task_id: str, owner_id: str) -> sa.ColumnElement[bool]:
+    """Events of `task_id`, provided the task is `owner_id`'s."""
+    owned = sa.select(tasks.c.id).where((tasks.c.id == task_id) & (tasks.c.owner_id == owner_id))
+    return (webhook_events.c.task_id == task_id) & webhook_events.c.task_id.in_(owned)
 
 
 def _to_event(row: sa.RowMapping) -> OutboxEvent:

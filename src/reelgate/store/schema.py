@@ -39,12 +39,29 @@ tasks = sa.Table(
     sa.Column("poster_key", sa.Text),
     sa.Column("outputs_expired_at", sa.Float),
     sa.Column("remixed_from", sa.String(36)),
+    sa.Column("request_id", sa.String(64)),  # X-Request-Id of the create
+    sa.Column("trace_context", sa.JSON(none_as_null=True)),  # W3C trace context of the create
+    sa.Column("timings", sa.JSON(none_as_null=True)),  # seconds per stage of the last attempt
+    sa.Column("output_meta", sa.JSON(none_as_null=True)),  # MediaInfo of the published clip
+    sa.Column("upstream_ref", sa.JSON(none_as_null=True)),  # UpstreamRef of a forwarded job
 )
 sa.Index("ix_tasks_queue", tasks.c.status, tasks.c.created_at)
+# A worker finds its models' oldest queued task without reading other models' backlog.
+sa.Index("ix_tasks_queue_model", tasks.c.status, tasks.c.model, tasks.c.created_at)
 sa.Index("ix_tasks_finished", tasks.c.status, tasks.c.finished_at)
 sa.Index("ix_tasks_owner_status", tasks.c.owner_id, tasks.c.status)
 sa.Index("ix_tasks_owner", tasks.c.owner_id, tasks.c.created_at)
 sa.Index("ix_tasks_lease", tasks.c.status, tasks.c.lease_until)
+
+# Queued + running (`active`) and running tasks per owner, changed in the same transaction as
+# every status change: the quota and the running cap read one row instead of counting tasks.
+owner_counts = sa.Table(
+    "owner_counts",
+    metadata,
+    sa.Column("owner_id", sa.String(64), primary_key=True),
+    sa.Column("active", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("running", sa.Integer, nullable=False, server_default="0"),
+)
 
 api_keys = sa.Table(
     "api_keys",

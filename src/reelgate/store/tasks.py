@@ -5,114 +5,97 @@ Claiming is one atomic statement: an `UPDATE … WHERE id = (SELECT … LIMIT 1)
 never claim the same task. Each claim bumps `lease_token`; every later write by that worker is
 fenced on it (`WHERE lease_token = :token AND status = 'running'`), and a write that matches no
 row tells the worker it has lost the task.
+
+Lease deadlines are computed in SQL from the database's clock (store.clock): a worker and the
+reaper run on different machines, and if each used its own clock, a reaper whose clock runs
+ahead would requeue tasks that are still being worked on.
 """
 
 from __future__ import annotations
 
-import secrets
 import time
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
 from typing import Any
 
 import sqlalchemy as sa
 
 from reelgate.core.tasks import (
     Action,
-    Dialect,
     FailureCode,
     GenerationSpec,
+    MediaInfo,
     NewTask,
     Outputs,
     Task,
     TaskStatus,
+    UpstreamRef,
 )
-from reelgate.store import db
+from reelgate.store import counters, db
+from reelgate.store.base import Claim, LeaseState, ReapResult
+from reelgate.store.clock import Clock, read_shared_now, shared_now
 from reelgate.store.idempotency import bind_statement
+from reelgate.store.notify import NOTIFY_CHANNEL
+from reelgate.store.rules import (
+    MAX_RUNNING_PROGRESS,
+    TERMINAL,
+    abandoned_failure,
+    event_type,
+    new_event_id,
+)
 from reelgate.store.schema import tasks, webhook_events
 
-Clock = Callable[[], float]
-
-NOTIFY_CHANNEL = "reelgate_tasks"
 _RUNNING = TaskStatus.RUNNING.value
 _QUEUED = TaskStatus.QUEUED.value
+_TERMINAL = [status.value for status in TERMINAL]
+# A capped claim that loses the owner's last running slot to a concurrent claim (PostgreSQL)
+# rolls back and looks again; after this many tries it reports nothing to claim this time.
+CLAIM_TRIES = 3
 
 # The statements on the API's hot paths (create, feed) are built once: constructing a
 # SQLAlchemy statement costs more than SQLite takes to run it.
 _GET = sa.select(tasks).where(tasks.c.id == sa.bindparam("id"))
 _GET_OWNED = _GET.where(tasks.c.owner_id == sa.bindparam("owner"))
 _INSERT = tasks.insert()
-_COUNT_ACTIVE = sa.select(sa.func.count()).where(
-    (tasks.c.owner_id == sa.bindparam("owner")) & tasks.c.status.in_([_QUEUED, _RUNNING])
-)
+_NOTIFY = sa.text("SELECT pg_notify(:channel, :model)")
 
 
-class QuotaExceededError(Exception):
-    """The owner already holds `limit` queued or running tasks."""
-
-    def __init__(self, active: int, limit: int) -> None:
-        super().__init__(f"{active} active tasks, limit {limit}")
-        self.active = active
-        self.limit = limit
-
-
-@dataclass(frozen=True, slots=True)
-class Claim:
-    """A worker's hold on a task: valid while `token` is the task's current lease token."""
-
-    task: Task
-    token: int
-    worker_id: str
-
-
-@dataclass(frozen=True, slots=True)
-class ReapResult:
-    requeued: int
-    failed: list[str]  # ids of tasks that ran out of attempts
-    cancelled: list[str]  # ids of tasks cancelled while their worker was gone
-
-    @property
-    def finished(self) -> list[str]:
-        return self.failed + self.cancelled
-
-
-@dataclass(frozen=True, slots=True)
-class LeaseState:
-    """What a heartbeat learns: whether the lease is still held, and whether to stop."""
-
-    held: bool
-    cancel_requested: bool
-
-
-def new_event_id() -> str:
-    return "msg_" + secrets.token_hex(16)
+class _LostRace(Exception):
+    """The claimed task's owner reached the running cap in a concurrent claim."""
 
 
 class TaskRepo:
-    def __init__(self, engine: sa.Engine, clock: Clock = time.time) -> None:
+    """Both sides of the tasks on SQLite or PostgreSQL.
+
+    `clock` stamps the times people read (started, finished); `lease_clock` is for tests that
+    drive leases deterministically: None (always, in production) means the database's clock.
+    """
+
+    def __init__(
+        self, engine: sa.Engine, clock: Clock = time.time, lease_clock: Clock | None = None
+    ) -> None:
         self._engine = engine
         self._clock = clock
+        self._lease_clock = lease_clock
         self._postgres = engine.dialect.name == "postgresql"
+
+    def _now(self) -> sa.ColumnElement[float]:
+        return shared_now(self._engine.dialect, self._lease_clock)
 
     # -- API side ------------------------------------------------------------------------------
     def create(
         self, new: NewTask, max_active: int | None = None, idempotency_key: str | None = None
     ) -> Task:
-        """Insert a queued task. With `max_active`, first check the owner's queued + running
-        count in the same transaction (SQLite serialises writers, so the cap holds exactly).
-        With `idempotency_key`, bind the owner's reservation of that key to the task in the
-        same transaction."""
+        """Insert a queued task. With `max_active`, the owner's counter is raised only while
+        below it (QuotaExceededError otherwise), in the insert's transaction. With
+        `idempotency_key`, bind the owner's reservation of that key to the task, likewise."""
         with self._engine.begin() as conn:
-            if max_active is not None:
-                active = conn.execute(_COUNT_ACTIVE, {"owner": new.owner_id}).scalar_one()
-                if active >= max_active:
-                    raise QuotaExceededError(int(active), max_active)
+            counters.add_active(conn, new.owner_id, max_active)
             conn.execute(
                 _INSERT,
                 {
                     "id": new.id,
                     "owner_id": new.owner_id,
-                    "dialect": new.dialect.value,
+                    "dialect": new.dialect,
                     "action": new.action.value,
                     "status": _QUEUED,
                     "model": new.spec.model,
@@ -120,8 +103,10 @@ class TaskRepo:
                     "progress": 0.0,
                     "created_at": new.created_at,
                     "callback_url": new.callback_url,
-                    "runway_version": new.runway_version,
+                    "runway_version": new.api_version,
                     "remixed_from": new.remixed_from,
+                    "request_id": new.request_id,
+                    "trace_context": new.trace_context,
                 },
             )
             if idempotency_key is not None:
@@ -129,10 +114,7 @@ class TaskRepo:
             if self._postgres:
                 # Delivered at commit: idle workers on any machine wake at once instead of
                 # waiting for their next poll.
-                conn.execute(
-                    sa.text("SELECT pg_notify(:channel, :model)"),
-                    {"channel": NOTIFY_CHANNEL, "model": new.spec.model},
-                )
+                conn.execute(_NOTIFY, {"channel": NOTIFY_CHANNEL, "model": new.spec.model})
         return Task(
             id=new.id,
             owner_id=new.owner_id,
@@ -146,8 +128,10 @@ class TaskRepo:
             finished_at=None,
             attempt=0,
             callback_url=new.callback_url,
-            runway_version=new.runway_version,
+            api_version=new.api_version,
             remixed_from=new.remixed_from,
+            request_id=new.request_id,
+            trace_context=dict(new.trace_context) if new.trace_context is not None else None,
         )
 
     def get(self, task_id: str, owner_id: str | None) -> Task | None:
@@ -181,7 +165,8 @@ class TaskRepo:
                 .returning(tasks.c.id, tasks.c.callback_url)
             ).first()
             if row is not None:
-                _enqueue_event(conn, row[0], row[1], TaskStatus.CANCELLED, now)
+                counters.adjust(conn, [(owner_id, -1, 0)])
+                self._enqueue_event(conn, row[0], row[1], TaskStatus.CANCELLED, now)
             else:
                 conn.execute(
                     tasks.update()
@@ -191,11 +176,13 @@ class TaskRepo:
         return self.get(task_id, owner_id)
 
     def count_running(self, owner_id: str) -> int:
-        query = sa.select(sa.func.count()).where(
-            (tasks.c.owner_id == owner_id) & (tasks.c.status == _RUNNING)
-        )
         with db.read(self._engine) as conn:
-            return int(conn.execute(query).scalar_one())
+            return counters.read(conn, owner_id)[1]
+
+    def count_active(self, owner_id: str) -> int:
+        """Queued and running tasks of one owner (for the per-key quota)."""
+        with db.read(self._engine) as conn:
+            return counters.read(conn, owner_id)[0]
 
     def list_for_owner(
         self, owner_id: str, *, after: str | None, limit: int, newest_first: bool
@@ -223,8 +210,7 @@ class TaskRepo:
 
     def delete(self, task_id: str, owner_id: str) -> Task | None:
         """Delete a finished task's record (the caller deletes its files); None if the task is
-        unknown, another owner's, or still queued or running."""
-        terminal = [s.value for s in TaskStatus if s.terminal]
+        unknown, another owner's, or still queued or running (so no counter changes)."""
         with self._engine.begin() as conn:
             row = (
                 conn.execute(
@@ -232,7 +218,7 @@ class TaskRepo:
                     .where(
                         (tasks.c.id == task_id)
                         & (tasks.c.owner_id == owner_id)
-                        & tasks.c.status.in_(terminal)
+                        & tasks.c.status.in_(_TERMINAL)
                     )
                     .returning(*tasks.c)
                 )
@@ -240,11 +226,6 @@ class TaskRepo:
                 .first()
             )
         return _to_task(row) if row else None
-
-    def count_active(self, owner_id: str) -> int:
-        """Queued and running tasks of one owner (for the per-key quota)."""
-        with db.read(self._engine) as conn:
-            return int(conn.execute(_COUNT_ACTIVE, {"owner": owner_id}).scalar_one())
 
     # -- worker side ---------------------------------------------------------------------------
     def claim(
@@ -257,22 +238,37 @@ class TaskRepo:
         """Take the oldest queued task (of `models`, if given) for this worker, or None.
 
         With `max_running_per_owner`, tasks of an owner who already has that many running are
-        skipped (they show as THROTTLED) so one key cannot take every worker.
+        skipped (they show as THROTTLED) so one key cannot take every worker; a claim that
+        loses that owner's last slot to a concurrent claim looks again (CLAIM_TRIES).
         """
-        now = self._clock()
-        pick = (
-            sa.select(tasks.c.id)
-            .where(tasks.c.status == _QUEUED)
-            .order_by(tasks.c.created_at)
-            .limit(1)
-        )
-        if models is not None:
-            pick = pick.where(tasks.c.model.in_(list(models)))
-        if max_running_per_owner is not None:
-            pick = pick.where(_running_of(tasks.c.owner_id) < max_running_per_owner)
-        if self._postgres:
-            pick = pick.with_for_update(skip_locked=True)
-        stmt = (
+        if models is not None and not models:
+            return None
+        stmt = self._claim_statement(worker_id, lease_seconds, models, max_running_per_owner)
+        for _ in range(CLAIM_TRIES):
+            try:
+                with self._engine.begin() as conn:
+                    row = conn.execute(stmt).mappings().first()
+                    if row is None:
+                        return None
+                    owner_id = row["owner_id"]
+                    if max_running_per_owner is None:
+                        counters.adjust(conn, [(owner_id, 0, 1)])
+                    elif not counters.take_running(conn, owner_id, max_running_per_owner):
+                        raise _LostRace
+            except _LostRace:
+                continue
+            return Claim(task=_to_task(row), token=row["lease_token"], worker_id=worker_id)
+        return None
+
+    def _claim_statement(
+        self,
+        worker_id: str,
+        lease_seconds: float,
+        models: Sequence[str] | None,
+        max_running_per_owner: int | None,
+    ) -> sa.Update:
+        pick = _pick(models, max_running_per_owner, self._postgres)
+        return (
             tasks.update()
             .where(tasks.c.id == pick.scalar_subquery())
             .where(tasks.c.status == _QUEUED)
@@ -280,35 +276,26 @@ class TaskRepo:
                 status=_RUNNING,
                 worker_id=worker_id,
                 lease_token=tasks.c.lease_token + 1,
-                lease_until=now + lease_seconds,
+                lease_until=self._now() + lease_seconds,
                 attempt=tasks.c.attempt + 1,
-                started_at=sa.func.coalesce(tasks.c.started_at, now),
+                started_at=sa.func.coalesce(tasks.c.started_at, self._clock()),
             )
             .returning(*tasks.c)
         )
-        with self._engine.begin() as conn:
-            row = conn.execute(stmt).mappings().first()
-        if row is None:
-            return None
-        return Claim(task=_to_task(row), token=row["lease_token"], worker_id=worker_id)
 
     def heartbeat(self, claim: Claim, lease_seconds: float) -> LeaseState:
         """Extend the lease; report whether it is still ours and whether cancel was asked."""
         stmt = (
             _fenced(claim)
-            .values(lease_until=self._clock() + lease_seconds)
+            .values(lease_until=self._now() + lease_seconds)
             .returning(tasks.c.cancel_requested)
         )
-        with self._engine.begin() as conn:
-            row = conn.execute(stmt).first()
-        if row is None:
-            return LeaseState(held=False, cancel_requested=False)
-        return LeaseState(held=True, cancel_requested=bool(row[0]))
+        return self._lease_state(stmt)
 
     def report_progress(self, claim: Claim, fraction: float) -> LeaseState:
         """Raise the task's progress to `fraction` (never lowers it); like a heartbeat, say
         whether the lease is still held and whether a cancel was asked for."""
-        fraction = min(max(fraction, 0.0), 0.99)
+        fraction = min(max(fraction, 0.0), MAX_RUNNING_PROGRESS)
         stmt = (
             _fenced(claim)
             .values(
@@ -316,13 +303,23 @@ class TaskRepo:
             )
             .returning(tasks.c.cancel_requested)
         )
+        return self._lease_state(stmt)
+
+    def _lease_state(self, stmt: sa.UpdateBase) -> LeaseState:
         with self._engine.begin() as conn:
             row = conn.execute(stmt).first()
         if row is None:
             return LeaseState(held=False, cancel_requested=False)
         return LeaseState(held=True, cancel_requested=bool(row[0]))
 
-    def succeed(self, claim: Claim, outputs: Outputs) -> bool:
+    def record_upstream(self, claim: Claim, ref: UpstreamRef) -> bool:
+        """Durably note where the task was submitted, before waiting on it; fenced."""
+        with self._engine.begin() as conn:
+            return conn.execute(_fenced(claim).values(upstream_ref=ref.to_json())).rowcount == 1
+
+    def succeed(
+        self, claim: Claim, outputs: Outputs, timings: dict[str, float] | None = None
+    ) -> bool:
         """Publish the outputs and finish; the webhook event is written in the same transaction."""
         return self._finish(
             claim,
@@ -330,10 +327,20 @@ class TaskRepo:
             progress=1.0,
             video_key=outputs.video_key,
             poster_key=outputs.poster_key,
+            output_meta=outputs.media.to_json() if outputs.media else None,
+            timings=timings,
         )
 
-    def fail(self, claim: Claim, failure: str, code: FailureCode) -> bool:
-        return self._finish(claim, TaskStatus.FAILED, failure=failure, failure_code=code.value)
+    def fail(
+        self,
+        claim: Claim,
+        failure: str,
+        code: FailureCode,
+        timings: dict[str, float] | None = None,
+    ) -> bool:
+        return self._finish(
+            claim, TaskStatus.FAILED, failure=failure, failure_code=code.value, timings=timings
+        )
 
     def cancelled(self, claim: Claim) -> bool:
         return self._finish(
@@ -353,7 +360,10 @@ class TaskRepo:
             attempt=tasks.c.attempt - 1,
         )
         with self._engine.begin() as conn:
-            return conn.execute(stmt).rowcount == 1
+            if conn.execute(stmt).rowcount != 1:
+                return False
+            counters.adjust(conn, [(claim.task.owner_id, 0, -1)])
+        return True
 
     def _finish(self, claim: Claim, status: TaskStatus, **values: Any) -> bool:
         now = self._clock()
@@ -366,8 +376,32 @@ class TaskRepo:
             row = conn.execute(stmt).first()
             if row is None:
                 return False
-            _enqueue_event(conn, row[0], row[1], status, now)
+            counters.adjust(conn, [(claim.task.owner_id, -1, -1)])
+            self._enqueue_event(conn, row[0], row[1], status, now)
         return True
+
+    def _enqueue_event(
+        self,
+        conn: sa.Connection,
+        task_id: str,
+        callback_url: str | None,
+        status: TaskStatus,
+        now: float,
+    ) -> None:
+        if not callback_url:
+            return
+        conn.execute(
+            webhook_events.insert().values(
+                id=new_event_id(),
+                task_id=task_id,
+                url=callback_url,
+                event_type=event_type(status),
+                state="pending",
+                attempts=0,
+                next_attempt_at=self._now(),  # notifiers compare it with the shared clock
+                created_at=now,
+            )
+        )
 
     # -- housekeeping --------------------------------------------------------------------------
     def outputs_to_expire(self, finished_before: float, limit: int) -> list[str]:
@@ -375,7 +409,7 @@ class TaskRepo:
         query = (
             sa.select(tasks.c.id)
             .where(
-                tasks.c.status.in_([s.value for s in TaskStatus if s.terminal])
+                tasks.c.status.in_(_TERMINAL)
                 & (tasks.c.finished_at < finished_before)
                 & tasks.c.outputs_expired_at.is_(None)
             )
@@ -396,18 +430,21 @@ class TaskRepo:
 
         A task whose cancel was asked for is cancelled; one that has used `max_attempts`
         claims fails; the rest go back to the queue. A requeued task keeps its attempt count:
-        the next claim adds one, so `attempt` counts claims made.
+        the next claim adds one, so `attempt` counts claims made. "Now" is read once, so the
+        three statements agree on which leases lapsed.
         """
-        now = self._clock()
-        expired = (tasks.c.status == _RUNNING) & (tasks.c.lease_until < now)
-        finished = tasks.c.id.label("id"), tasks.c.callback_url.label("callback_url")
+        finished_at = self._clock()
+        finished = tasks.c.id, tasks.c.callback_url, tasks.c.owner_id
         with self._engine.begin() as conn:
+            expired = (tasks.c.status == _RUNNING) & (
+                tasks.c.lease_until < read_shared_now(conn, self._lease_clock)
+            )
             cancelled = conn.execute(
                 tasks.update()
                 .where(expired & tasks.c.cancel_requested)
                 .values(
                     status=TaskStatus.CANCELLED.value,
-                    finished_at=now,
+                    finished_at=finished_at,
                     lease_until=None,
                     failure="cancelled",
                     failure_code=FailureCode.CANCELLED.value,
@@ -419,35 +456,63 @@ class TaskRepo:
                 .where(expired & (tasks.c.attempt >= max_attempts))
                 .values(
                     status=TaskStatus.FAILED.value,
-                    finished_at=now,
+                    finished_at=finished_at,
                     lease_until=None,
-                    failure=f"the worker stopped responding on each of {max_attempts} attempts",
+                    failure=abandoned_failure(max_attempts),
                     failure_code=FailureCode.INTERNAL.value,
                 )
                 .returning(*finished)
             ).all()
-            for status, rows in ((TaskStatus.CANCELLED, cancelled), (TaskStatus.FAILED, dead)):
-                for task_id, callback_url in rows:
-                    _enqueue_event(conn, task_id, callback_url, status, now)
             requeued = conn.execute(
                 tasks.update()
                 .where(expired)
                 .values(status=_QUEUED, worker_id=None, lease_until=None)
-            ).rowcount
+                .returning(tasks.c.owner_id)
+            ).all()
+            counters.adjust(
+                conn,
+                [(row[2], -1, -1) for row in (*cancelled, *dead)]
+                + [(row[0], 0, -1) for row in requeued],
+            )
+            for status, rows in ((TaskStatus.CANCELLED, cancelled), (TaskStatus.FAILED, dead)):
+                for task_id, callback_url, _ in rows:
+                    self._enqueue_event(conn, task_id, callback_url, status, finished_at)
         return ReapResult(
-            requeued=requeued,
+            requeued=len(requeued),
             failed=[row[0] for row in dead],
             cancelled=[row[0] for row in cancelled],
         )
 
 
-def _running_of(owner: sa.ColumnElement[str]) -> sa.ScalarSelect[int]:
-    other = tasks.alias("running")
-    return (
-        sa.select(sa.func.count())
-        .where((other.c.owner_id == owner) & (other.c.status == _RUNNING))
-        .scalar_subquery()
-    )
+def _pick(
+    models: Sequence[str] | None, max_running_per_owner: int | None, postgres: bool
+) -> sa.Select[tuple[str]]:
+    """The id of the task a claim takes: the oldest queued one of `models`, skipping owners at
+    their running cap.
+
+    Each model's oldest task comes straight off the (status, model, created_at) index and the
+    oldest of those wins, so a worker never reads another model's backlog (a plain `model IN`
+    lets the planner walk the whole queue in creation order instead).
+    """
+
+    def oldest(*where: sa.ColumnElement[bool]) -> sa.Select[tuple[str, float]]:
+        query = (
+            sa.select(tasks.c.id, tasks.c.created_at)
+            .where(tasks.c.status == _QUEUED, *where)
+            .order_by(tasks.c.created_at)
+            .limit(1)
+        )
+        if max_running_per_owner is not None:
+            query = query.where(counters.running_of(tasks.c.owner_id) < max_running_per_owner)
+        return query.with_for_update(skip_locked=True) if postgres else query
+
+    if models is None:
+        return oldest().with_only_columns(tasks.c.id)
+    heads = [oldest(tasks.c.model == model) for model in dict.fromkeys(models)]
+    if len(heads) == 1:
+        return heads[0].with_only_columns(tasks.c.id)
+    union = sa.union_all(*(sa.select(head.subquery()) for head in heads)).subquery()
+    return sa.select(union.c.id).order_by(union.c.created_at).limit(1)
 
 
 def _fenced(claim: Claim) -> sa.Update:
@@ -458,34 +523,17 @@ def _fenced(claim: Claim) -> sa.Update:
     )
 
 
-def _enqueue_event(
-    conn: sa.Connection, task_id: str, callback_url: str | None, status: TaskStatus, now: float
-) -> None:
-    if not callback_url:
-        return
-    conn.execute(
-        webhook_events.insert().values(
-            id=new_event_id(),
-            task_id=task_id,
-            url=callback_url,
-            event_type=f"task.{status.value}",
-            state="pending",
-            attempts=0,
-            next_attempt_at=now,
-            created_at=now,
-        )
-    )
-
-
 def _to_task(row: sa.RowMapping) -> Task:
     outputs = None
     expired = row["outputs_expired_at"] is not None
     if row["video_key"] and row["poster_key"] and not expired:
-        outputs = Outputs(video_key=row["video_key"], poster_key=row["poster_key"])
+        media = MediaInfo.from_json(row["output_meta"]) if row["output_meta"] else None
+        outputs = Outputs(video_key=row["video_key"], poster_key=row["poster_key"], media=media)
+    upstream = row["upstream_ref"]
     return Task(
         id=row["id"],
         owner_id=row["owner_id"],
-        dialect=Dialect(row["dialect"]),
+        dialect=row["dialect"],
         action=Action(row["action"]),
         status=TaskStatus(row["status"]),
         spec=GenerationSpec.from_json(row["spec"]),
@@ -495,11 +543,15 @@ def _to_task(row: sa.RowMapping) -> Task:
         finished_at=row["finished_at"],
         attempt=row["attempt"],
         callback_url=row["callback_url"],
-        runway_version=row["runway_version"],
+        api_version=row["runway_version"],
         failure=row["failure"],
         failure_code=row["failure_code"],
         outputs=outputs,
         cancel_requested=bool(row["cancel_requested"]),
         outputs_expired=expired,
         remixed_from=row["remixed_from"],
+        request_id=row["request_id"],
+        trace_context=row["trace_context"],
+        timings=row["timings"],
+        upstream=UpstreamRef.from_json(upstream) if upstream else None,
     )

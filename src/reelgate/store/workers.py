@@ -1,36 +1,33 @@
 """The worker registry: each worker upserts its row on every beat, and a row whose beat is
-older than the liveness window is a dead worker (kept for the operator, ignored for routing)."""
+older than the liveness window is a dead worker (kept for the operator, ignored for routing).
+
+Beats are stamped and compared by the database's clock (store.clock): the API that asks who is
+live and the workers that beat run on different machines.
+"""
 
 from __future__ import annotations
-
-import time
-from dataclasses import dataclass
 
 import sqlalchemy as sa
 
 from reelgate.store import db
+from reelgate.store.base import WorkerInfo
+from reelgate.store.clock import Clock, shared_now
 from reelgate.store.schema import workers
 
 
-@dataclass(frozen=True, slots=True)
-class WorkerInfo:
-    id: str
-    hostname: str
-    pid: int
-    models: tuple[str, ...]
-    device: str
-    started_at: float
-    heartbeat_at: float
-    current_task_id: str | None
-
-
 class WorkerRepo:
-    def __init__(self, engine: sa.Engine) -> None:
+    """`lease_clock` replaces the database's clock in tests (None: the database's)."""
+
+    def __init__(self, engine: sa.Engine, lease_clock: Clock | None = None) -> None:
         self._engine = engine
+        self._lease_clock = lease_clock
+
+    def _now(self) -> sa.ColumnElement[float]:
+        return shared_now(self._engine.dialect, self._lease_clock)
 
     def beat(self, infos: list[WorkerInfo]) -> None:
-        """Insert or refresh these workers' rows."""
-        now = time.time()
+        """Insert or refresh these workers' rows, stamped with the database's clock (the
+        `heartbeat_at` a worker reports is its own clock's, so it is not used)."""
         with self._engine.begin() as conn:
             for info in infos:
                 values = {
@@ -38,7 +35,7 @@ class WorkerRepo:
                     "pid": info.pid,
                     "models": list(info.models),
                     "device": info.device,
-                    "heartbeat_at": now,
+                    "heartbeat_at": self._now(),
                     "current_task_id": info.current_task_id,
                 }
                 updated = conn.execute(
@@ -54,9 +51,10 @@ class WorkerRepo:
             conn.execute(workers.delete().where(workers.c.id.in_(ids)))
 
     def live(self, window_seconds: float) -> list[WorkerInfo]:
+        """Workers whose last beat is within the window."""
         query = (
             sa.select(workers)
-            .where(workers.c.heartbeat_at >= time.time() - window_seconds)
+            .where(workers.c.heartbeat_at >= self._now() - window_seconds)
             .order_by(workers.c.hostname, workers.c.id)
         )
         with db.read(self._engine) as conn:
@@ -78,5 +76,5 @@ class WorkerRepo:
         """Forget workers silent for longer than this (a day, say)."""
         with self._engine.begin() as conn:
             return conn.execute(
-                workers.delete().where(workers.c.heartbeat_at < time.time() - older_than_seconds)
+                workers.delete().where(workers.c.heartbeat_at < self._now() - older_than_seconds)
             ).rowcount

@@ -10,9 +10,9 @@ import logging
 import threading
 import time
 
+from reelgate.blobs import keys
 from reelgate.blobs.base import BlobStore
-from reelgate.core.service import delete_uploaded_input
-from reelgate.store.store import Store
+from reelgate.store.base import Store
 
 log = logging.getLogger(__name__)
 
@@ -49,10 +49,10 @@ class Housekeeper:
         cutoff = time.time() - self._retention_seconds
         expired = self._store.tasks.outputs_to_expire(cutoff, SWEEP_BATCH)
         for task_id in expired:
-            self._blobs.delete_prefix(f"tasks/{task_id}/")
             task = self._store.tasks.get(task_id, None)
-            if task is not None:
-                delete_uploaded_input(self._blobs, task)
+            folders = keys.task_folders(task) if task is not None else [keys.task_prefix(task_id)]
+            for folder in folders:
+                self._blobs.delete_prefix(folder)
             self._store.tasks.mark_outputs_expired(task_id)
         purged = self._store.idempotency.purge_expired()
         if expired or purged:

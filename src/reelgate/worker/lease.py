@@ -10,14 +10,14 @@ from __future__ import annotations
 import logging
 import threading
 
-from reelgate.store.tasks import Claim, TaskRepo
+from reelgate.store.base import Claim, TaskQueue
 
 log = logging.getLogger(__name__)
 
 
 class LeaseKeeper:
     def __init__(
-        self, tasks: TaskRepo, claim: Claim, heartbeat_seconds: float, lease_seconds: float
+        self, tasks: TaskQueue, claim: Claim, heartbeat_seconds: float, lease_seconds: float
     ) -> None:
         self._tasks = tasks
         self._claim = claim

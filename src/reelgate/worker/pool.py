@@ -17,11 +17,11 @@ import threading
 import time
 import uuid
 
+from reelgate.blobs import keys
 from reelgate.blobs.base import BlobStore
 from reelgate.engines.registry import ModelRegistry
 from reelgate.outbound import OutboundPolicy
-from reelgate.store.tasks import TaskRepo
-from reelgate.store.workers import WorkerInfo, WorkerRepo
+from reelgate.store.base import TaskQueue, WorkerInfo, WorkerRegistry
 from reelgate.worker.runner import Worker, WorkerConfig, sweep_work_dir
 
 log = logging.getLogger(__name__)
@@ -33,14 +33,14 @@ class WorkerPool:
     def __init__(
         self,
         count: int,
-        tasks: TaskRepo,
+        tasks: TaskQueue,
         blobs: BlobStore,
         registry: ModelRegistry,
         config: WorkerConfig,
         *,
         max_attempts: int,
         reap_seconds: float,
-        directory: WorkerRepo | None = None,
+        directory: WorkerRegistry | None = None,
         device: str = "cpu",
         policy: OutboundPolicy | None = None,
     ) -> None:
@@ -105,7 +105,7 @@ class WorkerPool:
                 continue
             for task_id in reaped.finished:
                 # Their last worker died: nothing of theirs will ever be published.
-                self._blobs.delete_prefix(f"tasks/{task_id}/")
+                self._blobs.delete_prefix(keys.task_prefix(task_id))
                 shutil.rmtree(self._config.work_dir / task_id, ignore_errors=True)
             if reaped.requeued or reaped.finished:
                 log.warning(

@@ -7,19 +7,23 @@ import logging
 import shutil
 import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from reelgate.blobs import keys
 from reelgate.blobs.base import BlobStore
-from reelgate.core.tasks import BLOB_SCHEME, FailureCode, GenerationSpec, Outputs
-from reelgate.engines.base import Reference, TaskInterrupted
+from reelgate.core.tasks import FailureCode, GenerationSpec, MediaInfo, Outputs
+from reelgate.engines.base import Engine, Reference
 from reelgate.engines.registry import ModelRegistry
+from reelgate.errors import ImageDecodeError, ImageFetchError, InputError, TaskInterrupted
 from reelgate.media.encode import Mp4Writer
-from reelgate.media.image import ImageDecodeError, decode_image
+from reelgate.media.image import decode_image
 from reelgate.media.poster import jpeg_bytes
+from reelgate.media.probe import probe
 from reelgate.outbound import OutboundPolicy
-from reelgate.outbound.fetch import ImageFetchError, fetch_image_sync
-from reelgate.store.tasks import Claim, TaskRepo
+from reelgate.outbound.fetch import fetch_image_sync
+from reelgate.store.base import Claim, TaskQueue
 from reelgate.worker.lease import LeaseKeeper
 
 log = logging.getLogger(__name__)
@@ -43,16 +47,12 @@ class WorkerConfig:
     max_running_per_owner: int | None = None
 
 
-class InputError(Exception):
-    """A task's input (its reference image) cannot be used: the task fails as ASSET.INVALID."""
-
-
 class _Context:
     """The EngineContext handed to an engine for one claim."""
 
     def __init__(
         self,
-        tasks: TaskRepo,
+        tasks: TaskQueue,
         claim: Claim,
         lease: LeaseKeeper,
         abort: threading.Event,
@@ -87,11 +87,29 @@ class _Context:
         self.check()
 
 
+class _Stopwatch:
+    """Seconds per stage of one attempt, written to the task record when it finishes."""
+
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = {}
+
+    @contextlib.contextmanager
+    def stage(self, name: str) -> Iterator[None]:
+        started = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.add(name, time.perf_counter() - started)
+
+    def add(self, name: str, seconds: float) -> None:
+        self.seconds[name] = round(self.seconds.get(name, 0.0) + seconds, 6)
+
+
 class Worker:
     def __init__(
         self,
         worker_id: str,
-        tasks: TaskRepo,
+        tasks: TaskQueue,
         blobs: BlobStore,
         registry: ModelRegistry,
         config: WorkerConfig,
@@ -143,7 +161,9 @@ class Worker:
         # Work files are per claim (the lease token), not per attempt: a released task reuses
         # its attempt number, and the next claimer must never share a folder with this one.
         work = self._config.work_dir / task.id / f"lease-{claim.token}"
-        prefix = f"tasks/{task.id}/{task.attempt}/"
+        prefix = keys.attempt_prefix(task.id, task.attempt)
+        clock = _Stopwatch()
+        clock.add("queue_wait", max(0.0, time.time() - task.created_at))
         lease = LeaseKeeper(
             self._tasks, claim, self._config.heartbeat_seconds, self._config.lease_seconds
         )
@@ -151,12 +171,13 @@ class Worker:
         try:
             with lease:
                 ctx = _Context(self._tasks, claim, lease, self._abort, self._reference(task.spec))
-                outputs = self._render(claim, ctx, work, prefix)
+                outputs = self._render(claim, ctx, work, clock)
                 ctx.check()
                 # Before the commit: a crash after it must not leave work files behind.
                 _remove_work(work)
-                if not self._tasks.succeed(claim, outputs):
+                if not self._tasks.succeed(claim, outputs, clock.seconds):
                     raise TaskInterrupted(LEASE_LOST)
+            log.info("task %s attempt %d succeeded: %s", task.id, task.attempt, clock.seconds)
         except TaskInterrupted as stop:
             self._discard(work, prefix)
             if stop.reason == CANCELLED:
@@ -166,10 +187,11 @@ class Worker:
             log.info("task %s attempt %d stopped: %s", task.id, task.attempt, stop.reason)
         except InputError as bad:
             self._discard(work, prefix)
-            self._tasks.fail(claim, str(bad), FailureCode.ASSET_INVALID)
+            self._tasks.fail(claim, str(bad), FailureCode.ASSET_INVALID, clock.seconds)
         except Exception as exc:
             self._discard(work, prefix)
-            if self._tasks.fail(claim, f"{type(exc).__name__}: {exc}", FailureCode.INTERNAL):
+            failure = f"{type(exc).__name__}: {exc}"
+            if self._tasks.fail(claim, failure, FailureCode.INTERNAL, clock.seconds):
                 log.exception("task %s attempt %d failed", task.id, task.attempt)
             else:
                 # The lease had already passed to another worker (this one stalled): the error
@@ -185,11 +207,9 @@ class Worker:
         if spec.image is None:
             return None
         url = spec.image.url
+        stored = keys.uploaded_key(url)
         try:
-            if url.startswith(BLOB_SCHEME):
-                data = self._blobs.get_bytes(url.removeprefix(BLOB_SCHEME))
-            else:
-                data = fetch_image_sync(url, self._policy)
+            data = self._blobs.get_bytes(stored) if stored else fetch_image_sync(url, self._policy)
             frame = decode_image(data)
         except (ImageFetchError, ImageDecodeError, FileNotFoundError, ValueError) as exc:
             raise InputError(f"the input image cannot be used: {exc}") from exc
@@ -200,32 +220,63 @@ class Worker:
         so nothing they wrote can ever be published."""
         task = claim.task
         for older in range(1, task.attempt):
-            self._blobs.delete_prefix(f"tasks/{task.id}/{older}/")
+            self._blobs.delete_prefix(keys.attempt_prefix(task.id, older))
         for stale in (self._config.work_dir / task.id).glob("*"):
             if stale.name != f"lease-{claim.token}":
                 shutil.rmtree(stale, ignore_errors=True)
 
-    def _render(self, claim: Claim, ctx: _Context, attempt_dir: Path, prefix: str) -> Outputs:
-        spec = claim.task.spec
-        engine = self._registry.engine(spec.model)
-        attempt_dir.mkdir(parents=True, exist_ok=True)
-        video = attempt_dir / "video.mp4"
-        poster = attempt_dir / "poster.jpg"
+    def _engine(self, model: str, clock: _Stopwatch) -> Engine:
+        engine, load_seconds = self._registry.load(model)
+        if load_seconds is not None:  # this task waited for the model: a cold start
+            clock.add("load", load_seconds)
+            clock.add("cold", 1.0)
+            log.info("model %s loaded in %.2fs for its first task", model, load_seconds)
+        return engine
+
+    def _render(self, claim: Claim, ctx: _Context, work: Path, clock: _Stopwatch) -> Outputs:
+        task = claim.task
+        spec = task.spec
+        engine = self._engine(spec.model, clock)
+        work.mkdir(parents=True, exist_ok=True)
+        video = work / keys.VIDEO_NAME
+        poster = work / keys.POSTER_NAME
         total = spec.frames
         count = 0
         with Mp4Writer(video, spec.width, spec.height, spec.fps) as writer:
-            for frame in engine.generate(spec, ctx):
-                writer.write(frame)
-                if count == total // 2:
-                    poster.write_bytes(jpeg_bytes(frame))
+            frames = iter(engine.generate(spec, ctx))
+            while True:
+                with clock.stage("engine"):
+                    frame = next(frames, None)
+                if frame is None:
+                    break
+                with clock.stage("encode"):
+                    writer.write(frame)
+                    if count == total // 2:
+                        poster.write_bytes(jpeg_bytes(frame))
                 count += 1
                 ctx.report(RENDER_SHARE * count / total)
+            with clock.stage("encode"):
+                writer.close()
         if count != total:
             raise RuntimeError(f"engine {engine.name} produced {count} frames, expected {total}")
         ctx.report(0.98)
-        outputs = Outputs(video_key=prefix + "video.mp4", poster_key=prefix + "poster.jpg")
-        self._blobs.put_file(outputs.video_key, video, "video/mp4")
-        self._blobs.put_file(outputs.poster_key, poster, "image/jpeg")
+        info = probe(video)
+        media = MediaInfo(
+            width=info.width,
+            height=info.height,
+            fps=float(info.fps),
+            frames=info.frames,
+            duration_seconds=round(info.duration, 6),
+            size_bytes=video.stat().st_size,
+        )
+        outputs = Outputs(
+            video_key=keys.video_key(task.id, task.attempt),
+            poster_key=keys.poster_key(task.id, task.attempt),
+            media=media,
+        )
+        with clock.stage("upload"):
+            self._blobs.put_file(outputs.video_key, video, "video/mp4")
+            self._blobs.put_file(outputs.poster_key, poster, "image/jpeg")
         return outputs
 
 
@@ -235,7 +286,7 @@ def _remove_work(work: Path) -> None:
         work.parent.rmdir()  # only when no other claim's folder is left in it
 
 
-def sweep_work_dir(work_dir: Path, tasks: TaskRepo) -> int:
+def sweep_work_dir(work_dir: Path, tasks: TaskQueue) -> int:
     """Delete work folders of tasks that are finished or gone: what a process killed outside
     any later claim of the same task left behind. Returns how many were removed."""
     removed = 0

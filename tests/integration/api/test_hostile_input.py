@@ -21,7 +21,6 @@ from fastapi import FastAPI
 
 from reelgate.api.app import create_app
 from reelgate.runtime import Runtime
-from reelgate.server import prepare_database
 from reelgate.settings import Settings
 from tests.support.server import API_KEY, OTHER_KEY, ServerProcess, seed_body
 
@@ -305,8 +304,8 @@ def test_admin_routes_with_hostile_task_ids_are_not_found(
 
 def _app_with_a_broken_route(tmp_path: Path) -> FastAPI:
     runtime = Runtime.build(Settings(data_dir=tmp_path, api_keys=API_KEY), public_url="http://x")
-    prepare_database(runtime)
-    app = create_app(runtime)
+    runtime.store.prepare()
+    app = create_app(runtime.api_services())
 
     @app.post("/runway/broken")
     def broken() -> None:

@@ -37,8 +37,8 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from reelgate.api.app import create_app
+from reelgate.blobs import keys
 from reelgate.runtime import Runtime
-from reelgate.server import prepare_database
 from reelgate.settings import Settings
 from tests.support.server import seed_body
 
@@ -79,7 +79,7 @@ def _runtime(data_dir: Path) -> Runtime:
         max_active_tasks_per_key=1_000_000,
     )
     runtime = Runtime.build(settings, public_url="http://127.0.0.1:9")
-    prepare_database(runtime)
+    runtime.store.prepare()
     return runtime
 
 
@@ -87,7 +87,7 @@ def _runtime(data_dir: Path) -> Runtime:
 # schemathesis's fixture-based loader does not work with pytest 9 (it sets `Function._nodeid`).
 _DATA_DIR = tempfile.TemporaryDirectory(prefix="reelgate-schemathesis-")
 RUNTIME = _runtime(Path(_DATA_DIR.name))
-APP = create_app(RUNTIME)
+APP = create_app(RUNTIME.api_services())
 schema = schemathesis.openapi.from_asgi("/openapi.json", APP, config=CONFIG)
 
 
@@ -154,7 +154,7 @@ def test_one_task_through_every_route_matches_the_document() -> None:
         )
         assert redelivered.status_code == 202
 
-    key = f"tasks/{task_id}/video.mp4"
+    key = keys.video_key(task_id, 1)
     RUNTIME.blobs.put_bytes(key, b"\x00\x00\x00\x18ftypmp42" + bytes(1000), "video/mp4")
     query = dict(parse_qsl(urlsplit(RUNTIME.signer.url(key)).query))
     file = {"path_parameters": {"key": key}, "query": query}
@@ -164,5 +164,5 @@ def test_one_task_through_every_route_matches_the_document() -> None:
         ranged = _call("GET", "/files/{key}", headers={"Range": header}, **file)
         assert ranged.status_code == status
     assert _call("GET", "/files/{key}", headers={"Range": "pages=1"}, **file).status_code == 400
-    RUNTIME.blobs.delete_prefix(f"tasks/{task_id}/")
+    RUNTIME.blobs.delete_prefix(keys.task_prefix(task_id))
     assert _call("GET", "/files/{key}", **file).status_code == 404

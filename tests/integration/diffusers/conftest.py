@@ -32,7 +32,8 @@ def _require_extra() -> None:
 
 @pytest.fixture(scope="session")
 def tiny_models(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A folder with `wan/`, `ltx/`, `cogvideox/` and `cogvideox_i2v/` pipeline directories."""
+    """A folder with `wan/`, `ltx/`, `cogvideox/` and `cogvideox_i2v/` pipeline directories, and
+    `wan2/`: Wan with two transformer blocks, which the first-block cache needs."""
     _require_extra()
     from tests.integration.diffusers.tiny import save_tiny
 
@@ -40,39 +41,49 @@ def tiny_models(tmp_path_factory: pytest.TempPathFactory) -> Path:
     for family in FAMILIES:
         save_tiny(family, root / family)
     save_tiny("cogvideox", root / "cogvideox_i2v", image=True)
+    save_tiny("wan", root / "wan2", layers=2)
     return root
 
 
 def entry(name: str, family: str, steps: int = STEPS, **keys: str) -> str:
-    """A registry entry for the tiny model of `family`: 32x32 at 8 fps on the CPU."""
-    lines = [
-        f"[models.{name}]",
-        'engine = "diffusers"',
-        f'family = "{family}"',
-        f'path = "{family}"',
-        'device = "cpu"',
-        'dtype = "float32"',
-        f"steps = {steps}",
-        "guidance = 4.0",
-        "width = 32",
-        "height = 32",
-        "fps = 8",
-        *(f"{key} = {value}" for key, value in keys.items()),
-    ]
+    """A registry entry for the tiny model of `family`: 32x32 at 8 fps on the CPU; `keys` (TOML
+    values) add settings or replace these."""
+    values = {
+        "engine": '"diffusers"',
+        "family": f'"{family}"',
+        "path": f'"{family}"',
+        "device": '"cpu"',
+        "dtype": '"float32"',
+        "steps": str(steps),
+        "guidance": "4.0",
+        "width": "32",
+        "height": "32",
+        "fps": "8",
+    }
     if family == "cogvideox":
-        lines.append('image_path = "cogvideox_i2v"')
+        values["image_path"] = '"cogvideox_i2v"'
     if family == "wan":  # the text encoder reads 32 tokens, not Wan's 512: faster, same code
-        lines.append("call = { max_sequence_length = 32 }")
-    return "\n".join(lines) + "\n\n"
+        values["call"] = "{ max_sequence_length = 32 }"
+    values.update(keys)
+    return f"[models.{name}]\n" + "".join(f"{k} = {v}\n" for k, v in values.items()) + "\n"
 
 
 @pytest.fixture(scope="session")
 def models_file(tiny_models: Path) -> Path:
-    """`tiny-<family>` (6 steps) and `slow-<family>` (1000 steps of 33 frames) for each family."""
+    """`tiny-<family>` (6 steps) and `slow-<family>` (1000 steps of 33 frames) for each family,
+    and `tuned-wan`: two-block Wan with the speed settings that need no compiling."""
     text = "".join(
         entry(f"tiny-{family}", family)
         + entry(f"slow-{family}", family, SLOW_STEPS, min_frames=str(SLOW_FRAMES))
         for family in FAMILIES
+    )
+    text += entry(
+        "tuned-wan",
+        "wan",
+        path='"wan2"',
+        cache='"first_block"',
+        attention='"_native_flash"',
+        vae_tiling="true",
     )
     path = tiny_models / "models.toml"
     path.write_text(text)

@@ -9,8 +9,10 @@ import numpy as np
 import pytest
 
 from reelgate.core.tasks import GenerationSpec, MotionVector
-from reelgate.engines.base import Engine, Frame, Reference, TaskInterrupted
-from reelgate.engines.models_file import ModelEntry, engine_factories, load_models_file
+from reelgate.engines.base import Engine, Frame, Reference
+from reelgate.engines.models_file import ModelEntry, load_models_file
+from reelgate.engines.registry import engine_factories
+from reelgate.errors import TaskInterrupted
 from tests.integration.diffusers.conftest import FAMILIES, STEPS, entry
 
 pytestmark = pytest.mark.slow

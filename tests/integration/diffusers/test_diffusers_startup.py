@@ -116,7 +116,10 @@ def test_reelgate_models_lists_the_registry(models_file: Path, tmp_path: Path) -
     rows = {line.split("\t")[0]: line.split("\t") for line in lines[1:]}
     assert set(rows) == {
         f"{kind}-{f}" for kind in ("tiny", "slow") for f in ("wan", "ltx", "cogvideox")
-    }
+    } | {"tuned-wan"}
+    assert rows["tuned-wan"][2].endswith(
+        "attention=_native_flash cache=first_block cache_threshold=0.05 vae_tiling=true"
+    )
     assert rows["tiny-ltx"][1] == "diffusers"
     assert "family=ltx device=cpu dtype=float32 steps=6 native=32x32@8" in rows["tiny-ltx"][2]
     assert f"path={models_file.parent / 'ltx'}" in rows["tiny-ltx"][2]

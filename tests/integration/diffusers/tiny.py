@@ -170,17 +170,24 @@ def _cogvideox(image: bool) -> Any:
 
 def build_tiny(family: str, *, image: bool = False, layers: int = 1) -> Any:
     """The tiny pipeline of `family` (`image`: CogVideoX's image-to-video one; `layers`:
-    Wan's transformer blocks, two for the first-block cache), in memory."""
+    Wan's transformer blocks, two for the first-block cache), in memory and in eval mode."""
     if family == "wan":
-        return _wan(layers)
-    if family == "ltx":
-        return _ltx()
-    if family == "cogvideox":
-        return _cogvideox(image)
-    raise ValueError(f"no tiny {family} pipeline")
+        pipe = _wan(layers)
+    elif family == "ltx":
+        pipe = _ltx()
+    elif family == "cogvideox":
+        pipe = _cogvideox(image)
+    else:
+        raise ValueError(f"no tiny {family} pipeline")
+    # Modules built from a config start in training mode, where the text encoder's dropout
+    # makes every call differ; from_pretrained returns them in eval mode, as here.
+    for module in pipe.components.values():
+        if isinstance(module, torch.nn.Module):
+            module.eval()
+    return pipe
 
 
-def save_tiny(family: str, target: Path, *, image: bool = False) -> Path:
+def save_tiny(family: str, target: Path, *, image: bool = False, layers: int = 1) -> Path:
     """Build the tiny pipeline of `family` and save it under `target`; returns `target`."""
-    build_tiny(family, image=image).save_pretrained(str(target))
+    build_tiny(family, image=image, layers=layers).save_pretrained(str(target))
     return target

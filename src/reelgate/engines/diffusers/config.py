@@ -21,6 +21,7 @@ from pydantic import (
     StrictFloat,
     StrictInt,
     StrictStr,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -162,6 +163,15 @@ class DiffusersConfig(BaseModel):
             raise ValueError("backends ending in _hub download kernels at run time; not allowed")
         return value
 
+    @field_validator("cache_threshold", "cache_interval")
+    @classmethod
+    def _cache_setting(cls, value: float, info: ValidationInfo) -> float:
+        owner = Cache.FIRST_BLOCK if info.field_name == "cache_threshold" else Cache.TAYLORSEER
+        cache = info.data.get("cache", Cache.NONE)
+        if cache is not owner:
+            raise ValueError(f'sets the {owner.value} cache, but cache = "{cache.value}"')
+        return value
+
     @field_validator("call")
     @classmethod
     def _call(cls, value: dict[str, Any]) -> dict[str, Any]:
@@ -189,7 +199,8 @@ class DiffusersConfig(BaseModel):
         return IMAGE_PIPELINES[self.family]
 
     def summary(self) -> str:
-        """One line for `reelgate models`: family, device, dtype, steps and the weights."""
+        """One line for `reelgate models`: family, device, dtype, steps, the weights and the
+        speed settings that are on."""
         parts = [
             f"family={self.family.value}",
             f"device={self.device}",
@@ -200,4 +211,21 @@ class DiffusersConfig(BaseModel):
         ]
         if self.image_path is not None:
             parts.append(f"image_path={self.image_path}")
-        return " ".join(parts)
+        return " ".join(parts + self.speed_settings())
+
+    def speed_settings(self) -> list[str]:
+        """The speed settings that are on, as `key=value` words (none by default)."""
+        words = []
+        if self.compile:
+            words.append("compile=true")
+        if self.attention:
+            words.append(f"attention={self.attention}")
+        if self.cache is Cache.FIRST_BLOCK:
+            words.append(f"cache=first_block cache_threshold={self.cache_threshold}")
+        elif self.cache is Cache.TAYLORSEER:
+            words.append(f"cache=taylorseer cache_interval={self.cache_interval}")
+        if self.vae_tiling:
+            words.append("vae_tiling=true")
+        if self.offload is not Offload.NONE:
+            words.append(f"offload={self.offload.value}")
+        return words

@@ -14,6 +14,15 @@ device cache before re-raising, so the memory is free when the worker records th
 Seeds: a CPU `torch.Generator` seeded with the task's seed draws the starting noise, so the
 same request gives the same frames on the same hardware and software.
 
+Cold and warm: building the engine loads the weights (`load_seconds`) and, with `compile` on,
+runs a short warm-up that compiles the transformer (`compile_seconds`), so the first task pays
+neither and the worker can report them apart from the task's own time. The warm-up renders two
+steps of a 5-second clip at the native size; a request of another size or length makes torch
+compile once more, a graph for any size, and never again.
+
+A step cache keeps state between steps that diffusers clears only when a call ends normally;
+after a cancel or a failure the engine clears it, so the next task starts from a clean cache.
+
 Concurrency: one pipeline call at a time per engine. Workers of one process share the engine
 (and its weights) and queue for the device, still answering a cancel while they wait; fitting
 and encoding frames runs outside the lock, beside the next task's denoising.
@@ -24,14 +33,15 @@ from __future__ import annotations
 import gc
 import logging
 import threading
+import time
 from collections.abc import Iterator
 from typing import Any
 
 import torch
 from PIL import Image
 
-from reelgate.core.tasks import GenerationSpec
-from reelgate.engines.base import EngineContext, Frame, Reference, TaskInterrupted
+from reelgate.core.tasks import FPS, GenerationSpec
+from reelgate.engines.base import EngineContext, Frame, Reference
 from reelgate.engines.diffusers.config import DiffusersConfig
 from reelgate.engines.diffusers.frames import Fitter, fit_reference
 from reelgate.engines.diffusers.pipelines import (
@@ -40,8 +50,10 @@ from reelgate.engines.diffusers.pipelines import (
     call_arguments,
     load,
     release_memory,
+    synchronize,
 )
-from reelgate.engines.diffusers.plan import Plan, make_plan
+from reelgate.engines.diffusers.plan import Plan, frame_positions, generation_size, make_plan
+from reelgate.errors import TaskInterrupted
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +61,8 @@ STEPS_SHARE = 0.80
 DECODE_SHARE = 0.88
 FRAMES_SHARE = 0.95
 LOCK_POLL_SECONDS = 0.5  # a task waiting for the device checks for a cancel this often
+WARM_UP_STEPS = 2  # enough to compile every graph a denoising step runs
+WARM_UP_SECONDS = 5  # the warm-up clip's length: the contract's shortest common duration
 
 
 class DiffusersEngine:
@@ -57,13 +71,65 @@ class DiffusersEngine:
     name = "diffusers"
 
     def __init__(self, config: DiffusersConfig, pipelines: Pipelines | None = None) -> None:
-        """Load the entry's weights, or serve `pipelines` already built (benchmarks do)."""
+        """Load the entry's weights, or serve `pipelines` already built (benchmarks do), then
+        with `compile` on compile the transformer by a warm-up run."""
         self.config = config
+        self.load_seconds: float | None = None  # None: the pipelines came built
+        self.compile_seconds: float | None = None  # None: compile is off
         if pipelines is None:
-            log.info("loading %s pipeline from %s on %s", config.family, config.path, config.device)
+            started = time.perf_counter()
             pipelines = load(config)
+            synchronize(config.device)
+            self.load_seconds = time.perf_counter() - started
         self.pipelines = pipelines
         self._lock = threading.Lock()
+        if config.compile:
+            self.compile_seconds = self.warm_up()
+        log.info(
+            "model %s (%s) ready on %s: load %s, compile warm-up %s",
+            config.path,
+            config.family.value,
+            config.device,
+            _seconds(self.load_seconds),
+            _seconds(self.compile_seconds),
+        )
+
+    def warm_up(self) -> float:
+        """Run each pipeline for a few steps of a typical clip at the native size, without the
+        decode; returns the seconds it took (for a compiled transformer, mostly compiling)."""
+        config = self.config
+        started = time.perf_counter()
+        for loaded, image in ((self.pipelines.text, False), (self.pipelines.image, True)):
+            if loaded is None:
+                continue
+            geometry = loaded.geometry
+            width, height = generation_size(
+                config.width / config.height, config.width * config.height, geometry.multiple
+            )
+            frames, _ = frame_positions(
+                WARM_UP_SECONDS * FPS,
+                config.fps,
+                geometry.temporal,
+                config.min_frames,
+                config.max_frames,
+            )
+            arguments: dict[str, Any] = {
+                "prompt": "warm-up",
+                "negative_prompt": config.negative_prompt or None,
+                "height": height,
+                "width": width,
+                "num_frames": frames,
+                "num_inference_steps": WARM_UP_STEPS,
+                "guidance_scale": float(config.guidance),
+                "generator": torch.Generator("cpu").manual_seed(0),
+                "output_type": "latent",
+                **call_arguments(config),
+            }
+            if image:
+                arguments["image"] = Image.new("RGB", (width, height), (128, 128, 128))
+            loaded.pipe(**arguments)
+        synchronize(config.device)
+        return time.perf_counter() - started
 
     def generate(self, spec: GenerationSpec, ctx: EngineContext) -> Iterator[Frame]:
         """Yield the clip's `spec.frames` frames; the model runs on the first `next()`."""
@@ -103,7 +169,9 @@ class DiffusersEngine:
             except TaskInterrupted as exc:
                 # A fresh exception: the caught one's traceback holds the run's tensors.
                 stopped = TaskInterrupted(exc.reason)
+                loaded.pipe.maybe_free_model_hooks()  # clears a step cache's state
             except BaseException:
+                loaded.pipe.maybe_free_model_hooks()
                 release_memory(self.config.device)
                 raise
             finally:
@@ -165,6 +233,10 @@ class DiffusersEngine:
         if reference is not None:
             arguments["image"] = Image.fromarray(fit_reference(reference.frame, plan))
         return arguments
+
+
+def _seconds(value: float | None) -> str:
+    return "-" if value is None else f"{value:.1f} s"
 
 
 class _DecodeProgress:

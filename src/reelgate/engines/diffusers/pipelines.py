@@ -17,14 +17,12 @@ from typing import Any
 import diffusers
 import torch
 
+from reelgate.engines.diffusers.capabilities import CACHE_CLASSES, cache_arguments
 from reelgate.engines.diffusers.config import Cache, DiffusersConfig, Family, Offload
 from reelgate.engines.diffusers.plan import Geometry
+from reelgate.errors import ModelLoadError
 
 DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
-
-
-class ModelLoadError(RuntimeError):
-    """The entry's weights cannot be loaded or run here (device, backend, cache)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,7 +138,8 @@ def _sharing(pipeline_class: Any, pipe: Any) -> Any:
 
 def prepare(config: DiffusersConfig, pipe: Any) -> Loaded:
     """Place a pipeline on the entry's device and apply its speed settings: offload, VAE
-    tiling, attention backend, cache hooks and (regional) torch.compile."""
+    tiling, attention backend, step cache and (regional) torch.compile. Start-up checked that
+    the install can honour each (capabilities.py); what fails here is the hardware's part."""
     if config.offload is Offload.MODEL:
         pipe.enable_model_cpu_offload(device=config.device)
     elif config.offload is Offload.SEQUENTIAL:
@@ -153,25 +152,31 @@ def prepare(config: DiffusersConfig, pipe: Any) -> Loaded:
     try:
         if config.attention:
             transformer.set_attention_backend(config.attention)
-        if config.cache is Cache.FIRST_BLOCK:
-            threshold = float(config.cache_threshold)
-            transformer.enable_cache(
-                diffusers.FirstBlockCacheConfig(threshold=threshold)  # type: ignore[no-untyped-call]
-            )
-        elif config.cache is Cache.TAYLORSEER:
-            interval = config.cache_interval
-            transformer.enable_cache(
-                diffusers.TaylorSeerCacheConfig(cache_interval=interval)  # type: ignore[no-untyped-call]
-            )
+        if config.cache is not Cache.NONE:
+            cache_class = getattr(diffusers, CACHE_CLASSES[config.cache])
+            transformer.enable_cache(cache_class(**cache_arguments(config)))
     except Exception as exc:  # diffusers raises anything from a backend or a hook it lacks
         raise ModelLoadError(
             f"attention {config.attention!r} / cache {config.cache.value!r} cannot be applied: "
             f"{type(exc).__name__}: {exc}"
         ) from exc
     if config.compile:
+        # A cache's hooks and offload's weight moves sit inside the blocks and are kept out of
+        # the graph on purpose (torch.compiler.disable), so those compile with graph breaks.
+        fullgraph = config.cache is Cache.NONE and config.offload is Offload.NONE
         if getattr(transformer, "_repeated_blocks", None):
             # Regional compilation: one graph per block type, compiled in seconds, not minutes.
-            transformer.compile_repeated_blocks(fullgraph=True)
+            transformer.compile_repeated_blocks(fullgraph=fullgraph)
         else:
-            transformer.compile(fullgraph=True)
+            transformer.compile(fullgraph=fullgraph)
     return Loaded(pipe, geometry(config.family, pipe))
+
+
+def synchronize(device: str) -> None:
+    """Wait for the device's queued work, so that a clock read afterwards includes it."""
+    if device.startswith("cuda") and torch.cuda.is_available():
+        torch.cuda.synchronize(device)
+    elif device.startswith("xpu") and hasattr(torch, "xpu") and torch.xpu.is_available():
+        torch.xpu.synchronize(device)
+    elif device == "mps" and torch.backends.mps.is_available():
+        torch.mps.synchronize()

@@ -10,14 +10,14 @@ import pytest
 
 from reelgate.engines.diffusers.config import DiffusersConfig, Family
 from reelgate.engines.models_file import (
+    DEFAULT_MODELS,
     ModelsFileError,
     SyntheticConfig,
     default_entries,
-    engine_factories,
     load_models_file,
 )
-from reelgate.engines.registry import DEFAULT_MODELS, ModelRegistry
-from reelgate.settings import Settings, SettingsError
+from reelgate.engines.registry import ModelRegistry, engine_factories
+from reelgate.errors import SettingsError
 
 ISSUE_ENTRY = """
 [models.gen4_turbo]
@@ -191,10 +191,77 @@ def test_names_with_the_same_settings_share_one_engine(tmp_path: Path) -> None:
 
 
 def test_the_registry_comes_from_the_settings(tmp_path: Path) -> None:
-    assert ModelRegistry.from_settings(Settings(models_file=None)).names == DEFAULT_MODELS
+    assert ModelRegistry.from_file(None).names == DEFAULT_MODELS
     assert [e.name for e in default_entries()] == list(DEFAULT_MODELS)
     path = tmp_path / "models.toml"
     path.write_text(ISSUE_ENTRY + "[models.gen3]\nengine = 'synthetic'\n")
-    registry = ModelRegistry.from_settings(Settings(models_file=path))
+    registry = ModelRegistry.from_file(path)
     assert registry.names == ("gen4_turbo", "gen3")
     assert registry.engine("gen3").name == "synthetic"
+
+
+def _wan_weights(folder: Path, blocks: int) -> Path:
+    """Wan weights as `save_pretrained` lays them out, with `blocks` transformer blocks."""
+    weights(folder, "WanPipeline")
+    index = json.loads((folder / "model_index.json").read_text())
+    index["transformer"] = ["diffusers", "WanTransformer3DModel"]
+    index["vae"] = ["diffusers", "AutoencoderKLWan"]
+    (folder / "model_index.json").write_text(json.dumps(index))
+    (folder / "transformer" / "config.json").write_text(json.dumps({"num_layers": blocks}))
+    return folder
+
+
+@pytest.mark.parametrize(
+    ("keys", "problem"),
+    [
+        (
+            {"cache_threshold": 0.1},
+            'cache_threshold: sets the first_block cache, but cache = "none"',
+        ),
+        (
+            {"cache": "first_block", "cache_interval": 3},
+            'cache_interval: sets the taylorseer cache, but cache = "first_block"',
+        ),
+        ({"attention": "flash9"}, "attention: 'flash9' is not a backend of diffusers"),
+        ({"device": "cpu", "attention": "flash"}, "attention: 'flash' needs a CUDA GPU"),
+        ({"device": "cpu", "attention": "_native_cudnn"}, "'_native_cudnn' needs a CUDA GPU"),
+        ({"device": "mps", "attention": "sage"}, "attention: 'sage' needs a CUDA GPU"),
+        ({"attention": "_native_npu"}, "attention: '_native_npu' needs an Ascend NPU"),
+        (
+            {"dtype": "float32", "attention": "_native_cudnn"},
+            "attention: '_native_cudnn' takes bfloat16 or float16 only, but dtype = 'float32'",
+        ),
+        (
+            {"cache": "first_block", "path": "wan1"},
+            "cache: first_block needs a transformer of at least 2 blocks",
+        ),
+    ],
+)
+def test_a_speed_setting_the_install_or_device_cannot_honour_stops_start_up(
+    tmp_path: Path, keys: dict[str, object], problem: str
+) -> None:
+    _wan_weights(tmp_path / "wan1", blocks=1)
+    with pytest.raises(ModelsFileError) as raised:
+        load(tmp_path, entry(**keys))
+    message = str(raised.value)
+    assert message.startswith(f"REELGATE_MODELS_FILE {tmp_path / 'models.toml'}: [models.broken] ")
+    assert problem in message
+
+
+def test_an_unknown_backend_is_answered_with_the_ones_the_device_runs(tmp_path: Path) -> None:
+    with pytest.raises(ModelsFileError) as raised:
+        load(tmp_path, entry(device="cpu", attention="Native"))
+    assert str(raised.value).endswith("on cpu: _native_flash, _native_math, flex, native")
+
+
+def test_speed_settings_the_install_can_honour_load(tmp_path: Path) -> None:
+    _wan_weights(tmp_path / "wan2", blocks=2)
+    text = entry(path="wan2", device="cpu", dtype="float32", attention="_native_math")
+    text += "cache = 'first_block'\ncache_threshold = 0.1\nvae_tiling = true\n"
+    [model] = load(tmp_path, text)
+    assert isinstance(model.config, DiffusersConfig)
+    assert model.config.speed_settings() == [
+        "attention=_native_math",
+        "cache=first_block cache_threshold=0.1",
+        "vae_tiling=true",
+    ]

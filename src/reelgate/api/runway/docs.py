@@ -12,7 +12,6 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from reelgate.api import openapi
-from reelgate.api.cometapi_docs import RUNWAY_VERSION_HEADER
 
 TASK_ID = "3d957031-9a2a-45e2-9dc7-bc8513059c50"
 _RID = "(request id: 5f0c9b1e2a7d4c3b8e6f1a2d)"
@@ -138,7 +137,7 @@ def create_responses(prefix: str) -> openapi.Responses:
         CreatedOut,
         "The task is queued. Replayed unchanged for a repeated `Idempotency-Key`.",
         example={"id": TASK_ID, "estimatedCost": {"credits": 0}},
-        headers=RUNWAY_VERSION_HEADER,
+        headers=openapi.RUNWAY_VERSION_HEADER,
     )
     created["links"] = _task_links(prefix)
     return {200: created, **_errors(400, 401, 409, 413, 422, 429, 500)}
@@ -155,14 +154,14 @@ TASK_RESPONSES: openapi.Responses = {
             "progress": 0.4,
             "estimatedCost": {"credits": 0},
         },
-        headers=RUNWAY_VERSION_HEADER,
+        headers=openapi.RUNWAY_VERSION_HEADER,
     ),
     **_errors(400, 401, 404, 413, 429, 500),
 }
 DELETE_RESPONSES: openapi.Responses = {
     204: {
         "description": "Cancelled (it was waiting or running) or deleted (it had finished).",
-        "headers": {**openapi.REQUEST_ID_HEADER, **RUNWAY_VERSION_HEADER},
+        "headers": {**openapi.REQUEST_ID_HEADER, **openapi.RUNWAY_VERSION_HEADER},
     },
     **_errors(400, 401, 404, 413, 429, 500),
 }

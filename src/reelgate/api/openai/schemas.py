@@ -24,14 +24,14 @@ from pydantic import (
 )
 from starlette.datastructures import UploadFile
 
-from reelgate.api.openai_errors import OpenAIError, validation_error
-from reelgate.api.text import check_prompt
-from reelgate.core.sizes import OPENAI_SIZES
+from reelgate.api.openai.errors import OpenAIError, validation_error
+from reelgate.api.wire import check_prompt
 from reelgate.errors import ErrorKind
 from reelgate.media.image import MAX_IMAGE_PIXELS, image_size
 from reelgate.outbound.fetch import MAX_IMAGE_BYTES
 
 DEFAULT_MODEL = "sora-2"
+SIZES = ("720x1280", "1280x720", "1024x1792", "1792x1024")
 SECONDS = ("4", "8", "12")
 MAX_FORM_FIELDS = 16  # a create has six fields; anything far beyond that is not a client of ours
 
@@ -66,7 +66,7 @@ class CreateVideoIn(BaseModel):
     size: StrictStr = Field(
         default="720x1280",
         description="width x height in pixels",
-        json_schema_extra={"enum": list(OPENAI_SIZES)},
+        json_schema_extra={"enum": list(SIZES)},
     )
     input_reference: ImageReferenceIn | None = None
 
@@ -80,8 +80,8 @@ class CreateVideoIn(BaseModel):
     @field_validator("size")
     @classmethod
     def _size(cls, value: str) -> str:
-        if value not in OPENAI_SIZES:
-            raise ValueError("supported values are " + ", ".join(repr(s) for s in OPENAI_SIZES))
+        if value not in SIZES:
+            raise ValueError("supported values are " + ", ".join(repr(s) for s in SIZES))
         return value
 
 

@@ -11,7 +11,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from reelgate.api import openapi
-from reelgate.api.openai_requests import CreateVideoIn
+from reelgate.api.openai.schemas import CreateVideoIn
 
 VIDEO_ID = "3d957031-9a2a-45e2-9dc7-bc8513059c50"
 _RID = "(request id: 5f0c9b1e2a7d4c3b8e6f1a2d)"

@@ -12,16 +12,15 @@ from collections.abc import Callable
 
 import sqlalchemy as sa
 
-from reelgate.store.tasks import NOTIFY_CHANNEL
-
 log = logging.getLogger(__name__)
 
+NOTIFY_CHANNEL = "reelgate_tasks"  # the payload is the queued task's model
 RECONNECT_SECONDS = 2.0
 WAIT_SECONDS = 1.0  # how often the loop looks at its stop flag
 
 
 class NotifyListener:
-    def __init__(self, database_url: str, wake: Callable[[], None]) -> None:
+    def __init__(self, database_url: str | sa.URL, wake: Callable[[], None]) -> None:
         url = sa.engine.make_url(database_url).set(drivername="postgresql")
         self._conninfo = url.render_as_string(hide_password=False)
         self._wake = wake
@@ -33,7 +32,8 @@ class NotifyListener:
 
     def stop(self) -> None:
         self._stop.set()
-        self._thread.join()
+        if self._thread.is_alive():
+            self._thread.join()
 
     def _run(self) -> None:
         import psycopg

@@ -15,10 +15,13 @@ from fastapi import Request
 from fastapi.exceptions import RequestValidationError
 from starlette.responses import Response
 
-from reelgate.api.errors import json_response
+from reelgate.api.errors import retry_headers
+from reelgate.api.wire import json_response, rename_param
 from reelgate.errors import ApiError, ErrorKind
 
 PREFIX = "/v1/videos"
+# The service's field names in OpenAI's spelling.
+FIELD_NAMES = {"image": "input_reference.image_url"}
 
 # Where FastAPI says a parameter came from; OpenAI's `param` names only the parameter.
 _SOURCES = frozenset({"body", "query", "path", "header"})
@@ -59,18 +62,18 @@ class OpenAIRenderer:
         status, error_type, code = self._WIRE[err.kind]
         if isinstance(err, OpenAIError):
             code = err.code
-        # The service names the id `task_id`; OpenAI's 404s name no parameter.
-        param = None if err.kind is ErrorKind.TASK_NOT_FOUND else err.param
-        headers = {"Retry-After": str(err.retry_after_seconds)} if err.retry_after_seconds else None
+        param, message = rename_param(err, FIELD_NAMES)
+        if err.kind is ErrorKind.TASK_NOT_FOUND:
+            param = None  # the service names the id `task_id`; OpenAI's 404s name no parameter
         body = {
             "error": {
-                "message": f"{err.message} (request id: {rid})",
+                "message": f"{message} (request id: {rid})",
                 "type": error_type,
                 "param": param,
                 "code": code,
             }
         }
-        return json_response(body, status, headers)
+        return json_response(body, status, retry_headers(err))
 
     def from_validation(self, request: Request, exc: RequestValidationError) -> ApiError:
         return validation_error(exc.errors())

@@ -11,18 +11,9 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from reelgate.api import openapi
-from reelgate.settings import SUPPORTED_RUNWAY_VERSIONS
 
 TASK_ID = "3d957031-9a2a-45e2-9dc7-bc8513059c50"
 _RID = "(request id: 5f0c9b1e2a7d4c3b8e6f1a2d)"
-
-RUNWAY_VERSION_HEADER = {
-    "X-Runway-Version": {
-        "description": "The API version in force for this request (the one sent, or the default).",
-        "required": True,
-        "schema": {"type": "string", "enum": list(SUPPORTED_RUNWAY_VERSIONS)},
-    }
-}
 
 
 class CreatedTask(BaseModel):
@@ -160,7 +151,7 @@ GENERATE_RESPONSES: openapi.Responses = {
         GenerateOut,
         "The task is queued. Replayed unchanged for a repeated `Idempotency-Key`.",
         example=GENERATE_EXAMPLE,
-        headers=RUNWAY_VERSION_HEADER,
+        headers=openapi.RUNWAY_VERSION_HEADER,
     ),
     **_errors(
         400,
@@ -193,7 +184,7 @@ FEED_RESPONSES: openapi.Responses = {
         FeedOut,
         "The task as it stands; output links are signed and fresh on every call.",
         example=FEED_EXAMPLE,
-        headers=RUNWAY_VERSION_HEADER,
+        headers=openapi.RUNWAY_VERSION_HEADER,
     ),
     **_errors(400, 401, 413, 429, 500, bad_request=("invalid_request", "task_not_exist")),
 }

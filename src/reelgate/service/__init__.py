@@ -1,0 +1,20 @@
+"""The service: the rules between the dialects and the store, once for every caller."""
+
+from reelgate.service.downloads import Downloads
+from reelgate.service.operations import Operations, Readiness
+from reelgate.service.requests import Caller, CreateTask, IdempotencyKey, ImageUpload, ImageUrl
+from reelgate.service.tasks import Delivery, ModelCatalog, TaskService
+
+__all__ = [
+    "Caller",
+    "CreateTask",
+    "Delivery",
+    "Downloads",
+    "IdempotencyKey",
+    "ImageUpload",
+    "ImageUrl",
+    "ModelCatalog",
+    "Operations",
+    "Readiness",
+    "TaskService",
+]

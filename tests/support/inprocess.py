@@ -1,0 +1,134 @@
+"""The real application in this process: every router, middleware and error renderer, and
+optionally the worker pool and the notifier on its lifespan, called through
+`httpx.ASGITransport`.
+
+Most API tests use this instead of a `reelgate serve` subprocess: the answers are the same bytes
+(same app, same store code, same renderers), without a process start per module. The
+subprocess (tests/support/server.py) stays for what only a process shows: `serve` itself, the
+CLI, signals and crashes.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from contextlib import AbstractAsyncContextManager
+from pathlib import Path
+from typing import Any
+
+import anyio.from_thread
+import httpx
+from fastapi import FastAPI
+
+from reelgate.runtime import Runtime
+from reelgate.server import build_http_app
+from reelgate.settings import Settings
+from tests.support.server import API_KEY, OTHER_KEY
+
+BASE_URL = "http://testserver"  # signed links point here, so the same client follows them
+CLIENT_ADDRESS = ("127.0.0.1", 40000)
+
+
+class PortalTransport(httpx.BaseTransport):
+    """A synchronous transport into an ASGI app running on a portal's event loop, so plain
+    `httpx.Client`s (and the `openai` and `runwayml` SDKs built on them) can call it."""
+
+    def __init__(self, app: FastAPI, portal: anyio.from_thread.BlockingPortal) -> None:
+        # An unexpected exception is answered as the app answers it (a rendered 500), as a real
+        # server would, instead of being raised into the test.
+        self._inner = httpx.ASGITransport(
+            app=app, raise_app_exceptions=False, client=CLIENT_ADDRESS
+        )
+        self._portal = portal
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        body = request.read()  # a sync stream cannot be read on the event loop
+        buffered = httpx.Request(
+            request.method, request.url, headers=request.headers, content=body
+        )
+
+        async def call() -> httpx.Response:
+            response = await self._inner.handle_async_request(buffered)
+            content = await response.aread()
+            return httpx.Response(
+                response.status_code,
+                headers=response.headers,
+                content=content,
+                extensions=response.extensions,
+                request=request,
+            )
+
+        return self._portal.call(call)
+
+
+class InProcessServer:
+    """`reelgate serve`'s app over a data directory of its own, started in this process.
+
+    `env` takes the same `REELGATE_*` settings a `serve` process reads (without the prefix
+    handling: pass `Settings` field names in lower case, e.g. `{"workers": 0}`).
+    """
+
+    def __init__(self, data_dir: Path, workers: int = 0, **settings: Any) -> None:
+        self.data_dir = data_dir
+        self.base_url = BASE_URL
+        values: dict[str, Any] = {
+            "data_dir": data_dir,
+            "api_keys": f"{API_KEY},{OTHER_KEY}",
+            "outbound_allow": "127.0.0.0/8,localhost",
+            "notifier_poll_seconds": 0.2,
+            "poll_seconds": 0.2,
+            "public_url": BASE_URL,
+            "workers": workers,
+        }
+        values.update(settings)
+        self.settings = Settings(**values)
+        self.runtime: Runtime | None = None
+        self._stack = contextlib.ExitStack()
+        self._portal: anyio.from_thread.BlockingPortal | None = None
+        self._lifespan: AbstractAsyncContextManager[None] | None = None
+        self.app: FastAPI | None = None
+
+    def start(self) -> InProcessServer:
+        self.runtime = Runtime.build(self.settings, public_url=BASE_URL)
+        self.runtime.store.prepare()
+        self.app = build_http_app(self.runtime, self.settings.workers)
+        self._portal = self._stack.enter_context(anyio.from_thread.start_blocking_portal())
+        self._lifespan = self.app.router.lifespan_context(self.app)
+        self._portal.call(self._lifespan.__aenter__)
+        return self
+
+    def stop(self) -> None:
+        if self._portal is not None and self._lifespan is not None:
+            self._portal.call(self._lifespan.__aexit__, None, None, None)
+            self._lifespan = None
+        self._stack.close()
+        self._portal = None
+
+    def __enter__(self) -> InProcessServer:
+        return self.start()
+
+    def __exit__(self, *_exc: object) -> None:
+        self.stop()
+
+    def transport(self) -> PortalTransport:
+        assert self.app is not None and self._portal is not None, "start() first"
+        return PortalTransport(self.app, self._portal)
+
+    def client(
+        self, key: str | None = API_KEY, *, headers: dict[str, str] | None = None, **kwargs: Any
+    ) -> httpx.Client:
+        """An `httpx.Client` into the app, authenticated with `key` (None: no header)."""
+        sent = {"Authorization": f"Bearer {key}"} if key else {}
+        sent.update(headers or {})
+        return httpx.Client(
+            base_url=BASE_URL, headers=sent, transport=self.transport(), timeout=30, **kwargs
+        )
+
+
+@contextlib.contextmanager
+def running(data_dir: Path, workers: int = 0, **settings: Any) -> Iterator[InProcessServer]:
+    server = InProcessServer(data_dir, workers, **settings).start()
+    try:
+        yield server
+    finally:
+        server.stop()
