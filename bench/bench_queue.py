@@ -29,13 +29,12 @@ import numpy as np
 import sqlalchemy as sa
 
 from reelgate.blobs.local import LocalBlobStore
-from reelgate.core.tasks import Action, Dialect, GenerationSpec, NewTask
+from reelgate.core.tasks import Action, GenerationSpec, NewTask
 from reelgate.engines.base import EngineContext, Frame
 from reelgate.engines.registry import ModelRegistry
 from reelgate.store import db
 from reelgate.store.schema import tasks as tasks_table
-from reelgate.store.store import Store
-from reelgate.worker.listener import NotifyListener
+from reelgate.store.store import SqlStore
 from reelgate.worker.pool import WorkerPool
 from reelgate.worker.runner import WorkerConfig
 
@@ -63,16 +62,16 @@ def _new() -> NewTask:
     return NewTask(
         id=str(uuid.uuid4()),
         owner_id="bench",
-        dialect=Dialect.COMETAPI,
+        dialect="cometapi",
         action=Action.TEXT_TO_VIDEO,
         spec=_spec(),
         callback_url=None,
-        runway_version="2024-11-06",
+        api_version="2024-11-06",
         created_at=time.time(),
     )
 
 
-def _pool(store: Store, data: Path, workers: int) -> WorkerPool:
+def _pool(store: SqlStore, data: Path, workers: int) -> WorkerPool:
     return WorkerPool(
         workers,
         store.tasks,
@@ -86,7 +85,7 @@ def _pool(store: Store, data: Path, workers: int) -> WorkerPool:
     )
 
 
-def _wait_all(store: Store, count: int) -> None:
+def _wait_all(store: SqlStore, count: int) -> None:
     query = sa.select(sa.func.count()).where(tasks_table.c.status == "succeeded")
     while True:
         with db.read(store.engine) as conn:
@@ -95,10 +94,10 @@ def _wait_all(store: Store, count: int) -> None:
         time.sleep(0.01)
 
 
-def _times(store: Store) -> list[tuple[float, float, float]]:
+def _times(store: SqlStore) -> list[tuple[float, float, float]]:
     query = sa.select(tasks_table.c.created_at, tasks_table.c.started_at, tasks_table.c.finished_at)
     with db.read(store.engine) as conn:
-        return [tuple(r) for r in conn.execute(query)]  # type: ignore[misc]
+        return [(r[0], r[1], r[2]) for r in conn.execute(query)]
 
 
 def _pct(values: list[float], q: float) -> float:
@@ -109,7 +108,7 @@ def _pct(values: list[float], q: float) -> float:
 def run(url: str | None, tasks: int, workers: int) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         data = Path(tmp)
-        store = Store.open(url or f"sqlite:///{data / 'bench.db'}")
+        store = SqlStore.open(url or f"sqlite:///{data / 'bench.db'}")
         db.upgrade(store.engine)
         kind = store.engine.dialect.name
 
@@ -117,7 +116,7 @@ def run(url: str | None, tasks: int, workers: int) -> None:
         # them in-process (as in `serve`); on PostgreSQL only LISTEN/NOTIFY does (as across
         # machines), with a 1 s poll as the fallback.
         pool = _pool(store, data, workers)
-        listener = NotifyListener(url, pool.wake) if url else None
+        listener = store.listener(pool.wake)
         pool.start()
         if listener is not None:
             listener.start()

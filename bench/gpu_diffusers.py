@@ -1,35 +1,50 @@
-"""Seconds per clip of Wan2.1-T2V-1.3B on one GPU: the stock diffusers call, the same request
-through a reelgate worker, and reelgate's optimised settings.
+"""Wan2.1-T2V-1.3B on one GPU: the stock diffusers call, the same clip through a reelgate
+worker, each speed setting alone and the best combination, with the frames of each compared to
+the stock pipeline's for the same seed.
 
-    .venv/bin/python bench/gpu_diffusers.py             # full size, for the GPU machine (~8 min)
-    .venv/bin/python bench/gpu_diffusers.py --tiny      # seconds-long smoke check on a CPU
+    .venv/bin/python bench/gpu_diffusers.py                # full size, on the GPU (~7 min)
+    .venv/bin/python bench/gpu_diffusers.py --tiny         # every code path on a CPU (~1 min)
 
-Full size is the real Wan2.1-T2V-1.3B transformer and VAE (832x480, 81 frames, 50 steps, CFG
-5.0) with random weights, which time like trained ones. The text encoder is UMT5 at the real
-width (4096) with one layer, so prompts cost milliseconds in every variant. Measured, each after
-a short warm-up at 2 steps:
-  (a) stock    D.WanPipeline(...)(prompt, ...) straight from diffusers
-  (b) worker   the same request through reelgate's Worker: claim, DiffusersEngine (progress per
-               step, cancel checks, retime 16 -> 24 fps, resize to 1280x720, camera warp), H.264
-               encode and publish; beside it the engine alone (b, engine)
-  (c) tuned    the engine with reelgate's speed settings: regional torch.compile, an attention
-               backend (--attention) and the first-block cache (--cache-threshold); (c, batch 2)
-               is two compatible requests in one pipeline call, per clip
-Printed: seconds per clip, against (a); an MFU estimate (analytic transformer FLOPs over time and
-the card's dense bf16 peak); peak GPU memory. With random weights the cache skips steps at a
-rate that trained weights need not match: read (c) as the settings' mechanics, confirm on real
-weights.
+Full size is the real architecture with random weights (832x480, 81 frames, CFG 5.0, bf16),
+which time like trained ones; BENCHMARKS.md ("GPU speed (issue 14)") has the command for the
+lent GPU machine, which lacks diffusers and reelgate's own dependencies. Rows, in this order:
+
+  stock          diffusers' WanPipeline called directly, 50 steps, then 8 steps (the reference
+                 for the shortened rows)
+  worker         the 8-step clip as a task through reelgate's Worker (claim, DiffusersEngine,
+                 retime to 24 fps, H.264 encode, publish, finish); its extra seconds over the
+                 stock call are set against the 50-step stock clip, since they do not grow
+                 with the steps
+  attention=X    each attention backend the install and card offer, 8 steps
+  first_block,   the step caches, 50 steps: how many steps they skip depends on the schedule,
+  taylorseer     so they are measured on the real one
+  best           50 steps: compile, the fastest attention backend and the fastest cache whose
+                 frames keep PSNR >= 30 dB against stock
+  compile        regional torch.compile alone, 8 steps; its compile warm-up is reported apart
+  vae_tiling     8 steps: the decode in tiles (its cost is all in the decode)
+  engine         DiffusersEngine.render alone, 8 steps: the wrapper without the worker
+
+Each row: seconds per clip, denoising steps per second (device-synchronised step ends, the first
+step excluded), peak GPU memory, MFU (the transformer's matmul FLOPs per step times steps per
+second, over the card's dense bf16 peak; for a cache, the stock FLOPs it avoided count as done:
+an effective figure), PSNR and largest pixel difference against stock at the same step count.
+The per-setting rows run 8 steps so that the whole run fits one 10-minute call: their steps per
+second is the figure to read, not their seconds per clip. A row that would overrun --budget is
+skipped and says so. With random weights a cache skips steps at a rate trained weights need not
+match, and differences grow through the steps unchecked by any learned structure: read PSNR as
+an upper bound of the damage, and confirm on real weights.
+Results go to --out as JSON (default $OUT/gpu_diffusers.json, else bench/results/).
 """
 
 from __future__ import annotations
 
 import argparse
+import gc
+import json
+import math
+import os
 import sys
-import tempfile
-import threading
 import time
-import uuid
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -38,275 +53,362 @@ import torch
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
 
 import diffusers  # noqa: E402
-import transformers  # noqa: E402
-from tests.integration.diffusers.tiny import build_tiny, tokenizer  # noqa: E402
 
-from reelgate.blobs.local import LocalBlobStore  # noqa: E402
-from reelgate.core.tasks import Action, Dialect, GenerationSpec, MotionVector, NewTask  # noqa: E402
-from reelgate.engines.base import Reference  # noqa: E402
+from reelgate.core.tasks import GenerationSpec  # noqa: E402
+from reelgate.engines.diffusers.capabilities import check_speed_settings  # noqa: E402
 from reelgate.engines.diffusers.config import DiffusersConfig  # noqa: E402
 from reelgate.engines.diffusers.engine import DiffusersEngine  # noqa: E402
-from reelgate.engines.diffusers.pipelines import Loaded, Pipelines, geometry, prepare  # noqa: E402
-from reelgate.engines.registry import ModelRegistry  # noqa: E402
-from reelgate.store import db  # noqa: E402
-from reelgate.store.store import Store  # noqa: E402
-from reelgate.worker.runner import Worker, WorkerConfig  # noqa: E402
+from reelgate.engines.diffusers.pipelines import Pipelines, geometry, prepare  # noqa: E402
+from reelgate.engines.diffusers.plan import make_plan  # noqa: E402
+from reelgate.engines.diffusers.quality import Fidelity, compare  # noqa: E402
+from wan_speed import (  # noqa: E402
+    Run,
+    Shape,
+    build_wan,
+    fresh_copy,
+    measure,
+    peak_flops,
+    stock_call,
+    transformer_flops,
+    uint8,
+    worker_run,
+)
 
-D: Any = diffusers  # untyped constructors: built through `Any`
-T: Any = transformers
-PROMPT = "a red fox trotting through a snowy forest at dawn, cinematic"
-HEADS, HEAD_DIM, FFN_DIM, LAYERS = 12, 128, 8960, 30  # Wan2.1-T2V-1.3B's transformer
-WAN_1_3B: dict[str, Any] = {
-    "patch_size": (1, 2, 2),
-    "num_attention_heads": HEADS,
-    "attention_head_dim": HEAD_DIM,
-    "in_channels": 16,
-    "out_channels": 16,
-    "text_dim": 4096,
-    "freq_dim": 256,
-    "ffn_dim": FFN_DIM,
-    "num_layers": LAYERS,
-    "cross_attn_norm": True,
-    "qk_norm": "rms_norm_across_heads",
-    "eps": 1e-6,
-}
-PEAK_BF16 = {"H200": 989e12, "H100": 989e12, "A100": 312e12, "L40S": 362e12, "4090": 165e12}
+SEED = 7
+PROMPT = "a red fox trotting through a snowy forest at dawn"
+PSNR_FLOOR = 30.0  # dB: a setting below it is not eligible for the best combination
+GPU_BACKENDS = ("_native_cudnn", "_native_flash", "_native_efficient", "flash", "_flash_3", "sage")
+CPU_BACKENDS = ("_native_math", "_native_flash")
+COMPILE_GUESS_SECONDS = 120.0  # a compile warm-up's cost before one was measured (GPU)
 
 
-@dataclass(frozen=True)
+@dataclass
 class Setup:
-    device: str
-    dtype: torch.dtype
-    width: int
-    height: int
-    frames: int  # native frames at 16 fps
-    steps: int
-    text_tokens: int
+    shape: Shape
+    full_steps: int
+    short_steps: int
+    backends: tuple[str, ...]
+    compile: bool
+    budget: float  # seconds for the whole run
+    peak: float | None  # the card's dense bf16 FLOP/s, for MFU
 
 
-class _Ctx:
-    reference: Reference | None = None
+class Bench:
+    """The rows measured so far, the clock against the budget, and the stock references."""
 
-    def report(self, fraction: float) -> None:
-        del fraction
-
-
-def build_pipeline(setup: Setup, tiny: bool) -> Any:
-    """Wan2.1-T2V-1.3B with random weights (or the tests' tiny Wan), on the device."""
-    if tiny:
-        pipe = build_tiny("wan", layers=2).to(setup.device)
-        pipe.set_progress_bar_config(disable=True)
-        return pipe
-    with torch.device(setup.device):
-        transformer = D.WanTransformer3DModel(**WAN_1_3B)
-        vae = D.AutoencoderKLWan()
-        encoder = T.UMT5EncoderModel(
-            T.UMT5Config(
-                vocab_size=256, d_model=4096, d_kv=64, d_ff=10240, num_layers=1, num_heads=64
-            )
+    def __init__(self, setup: Setup, pipe: Any, started: float) -> None:
+        self.setup = setup
+        self.pipe = pipe
+        self.started = started
+        self.rows: list[dict[str, Any]] = []
+        self.reference: dict[int, Any] = {}  # steps -> stock frames
+        self.stock: dict[int, Run] = {}
+        self.step_seconds = 0.0  # stock seconds per step, once measured
+        self.fixed_seconds = 0.0  # stock seconds outside the steps (prompt, latents, decode)
+        self.compile_seconds = COMPILE_GUESS_SECONDS if setup.shape.device != "cpu" else 40.0
+        shape = setup.shape
+        self.spec = GenerationSpec(
+            prompt=PROMPT,
+            model="wan",
+            width=shape.width,
+            height=shape.height,
+            seconds=5,  # 120 output frames at 24 fps: 81 native frames at 16 fps
+            seed=SEED,
         )
-    scheduler = D.UniPCMultistepScheduler(
-        prediction_type="flow_prediction", use_flow_sigmas=True, flow_shift=3.0
-    )
-    pipe = D.WanPipeline(
-        tokenizer=tokenizer(),
-        text_encoder=encoder.to(setup.dtype),
-        vae=vae.to(torch.float32),
-        scheduler=scheduler,
-        transformer=transformer.to(setup.dtype),
-    )
-    pipe.set_progress_bar_config(disable=True)
-    return pipe
+        self.geometry = geometry(self.config(1).family, pipe)
+        self.prompt = make_plan(self.spec, self.config(1), self.geometry, None).prompt
 
-
-def config_for(setup: Setup, **speed: Any) -> DiffusersConfig:
-    return DiffusersConfig(
-        family="wan",
-        path=Path("/random-weights"),
-        device=setup.device,
-        dtype="bfloat16" if setup.dtype == torch.bfloat16 else "float32",
-        steps=setup.steps,
-        guidance=5.0,
-        width=setup.width,
-        height=setup.height,
-        fps=16,
-        call={"max_sequence_length": setup.text_tokens},
-        **speed,
-    )
-
-
-def spec_for(setup: Setup, model: str = "wan") -> GenerationSpec:
-    seconds = max(1, round((setup.frames - 1) / 16))  # 81 frames at 16 fps: a 5 s clip
-    return GenerationSpec(
-        prompt=PROMPT,
-        model=model,
-        width=1280,
-        height=720,
-        seconds=seconds,
-        seed=7,
-        motion=MotionVector(y=0.4, r=-6),
-    )
-
-
-def timed(label: str, run: Callable[[], object], device: str) -> tuple[float, float]:
-    """Seconds for one `run()`, and peak device memory in GiB during it."""
-    if device.startswith("cuda"):
-        torch.cuda.synchronize()
-        torch.cuda.reset_peak_memory_stats()
-    started = time.perf_counter()
-    run()
-    if device.startswith("cuda"):
-        torch.cuda.synchronize()
-    seconds = time.perf_counter() - started
-    peak = torch.cuda.max_memory_allocated() / 2**30 if device.startswith("cuda") else 0.0
-    print(f"  {label:<18} {seconds:8.2f} s   peak {peak:6.2f} GiB", flush=True)
-    return seconds, peak
-
-
-def stock(pipe: Any, setup: Setup, steps: int, batch: int = 1) -> None:
-    pipe(
-        prompt=[PROMPT] * batch,
-        height=setup.height,
-        width=setup.width,
-        num_frames=setup.frames,
-        num_inference_steps=steps,
-        guidance_scale=5.0,
-        generator=[torch.Generator("cpu").manual_seed(7 + i) for i in range(batch)],
-        output_type="pt",
-        max_sequence_length=setup.text_tokens,
-    )
-
-
-def through_worker(engine: DiffusersEngine, setup: Setup, workdir: Path) -> None:
-    """One task from the queue to a published MP4, as `reelgate serve` runs it."""
-    store = Store.open(f"sqlite:///{workdir / 'bench.db'}")
-    db.upgrade(store.engine)
-    store.tasks.create(
-        NewTask(
-            id=str(uuid.uuid4()),
-            owner_id="bench",
-            dialect=Dialect.NATIVE,
-            action=Action.TEXT_TO_VIDEO,
-            spec=spec_for(setup),
-            callback_url=None,
-            runway_version="2024-11-06",
-            created_at=time.time(),
+    def config(self, steps: int, **speed: Any) -> DiffusersConfig:
+        shape = self.setup.shape
+        return DiffusersConfig(
+            family="wan",
+            path=Path("/random-weights"),
+            device=shape.device,
+            dtype="bfloat16" if shape.dtype == torch.bfloat16 else "float32",
+            steps=steps,
+            guidance=5.0,
+            width=shape.width,
+            height=shape.height,
+            fps=16,
+            call={"max_sequence_length": shape.text_tokens},
+            **speed,
         )
-    )
-    worker = Worker(
-        "bench",
-        store.tasks,
-        LocalBlobStore(workdir / "blobs"),
-        ModelRegistry({"wan": lambda: engine}),
-        WorkerConfig(lease_seconds=600, heartbeat_seconds=5, poll_seconds=1, work_dir=workdir),
-        wake=threading.Event(),
-        abort=threading.Event(),
-    )
-    assert worker.run_once(), "the worker found no task"
-    [task] = store.tasks.list_for_owner("bench", after=None, limit=1, newest_first=True)
-    assert task.status.value == "succeeded", task.failure
-    store.close()
 
+    def left(self) -> float:
+        return self.setup.budget - (time.perf_counter() - self.started)
 
-def transformer_flops(setup: Setup, steps: int) -> float:
-    """Matmul FLOPs of the transformer for one clip (both CFG branches), from its shapes."""
-    d = HEADS * HEAD_DIM
-    tokens = ((setup.frames - 1) // 4 + 1) * (setup.height // 16) * (setup.width // 16)
-    text = setup.text_tokens
-    per_layer = (
-        8 * d * d * tokens  # self-attention q, k, v, o
-        + 4 * d * d * tokens
-        + 4 * d * d * text  # cross-attention q, o and k, v
-        + 4 * d * FFN_DIM * tokens  # feed-forward
-        + 4 * tokens * tokens * d  # self-attention scores and values
-        + 4 * tokens * text * d  # cross-attention scores and values
-    )
-    return float(per_layer * LAYERS * 2 * steps)
+    def estimate(self, steps: int, compiles: bool = False) -> float:
+        return steps * self.step_seconds + self.fixed_seconds + (self.compile_seconds * compiles)
 
+    def fits(self, name: str, estimate: float) -> bool:
+        if estimate <= self.left():
+            return True
+        self.rows.append(
+            {"name": name, "skipped": f"needs ~{estimate:.0f} s, {self.left():.0f} s left"}
+        )
+        print(
+            f"  {name:<24} skipped: needs ~{estimate:.0f} s, {self.left():.0f} s left", flush=True
+        )
+        return False
 
-def peak_flops(override: float | None) -> float | None:
-    if override:
-        return override * 1e12
-    if not torch.cuda.is_available():
-        return None
-    name = torch.cuda.get_device_name()
-    return next((v for k, v in PEAK_BF16.items() if k in name), None)
+    def record(self, name: str, steps: int, run: Run, **extra: Any) -> dict[str, Any]:
+        reference = self.reference.get(steps)
+        fidelity: Fidelity | None = None
+        if run.frames is not None and reference is not None:
+            fidelity = compare(reference, uint8(run.frames))
+        row: dict[str, Any] = {
+            "name": name,
+            "steps": steps,
+            "seconds_per_clip": round(run.seconds, 3),
+            "steps_per_second": _round(run.steps_per_second, 4),
+            "peak_gib": round(run.peak_gib, 2),
+            **(fidelity.to_json() if fidelity else {"psnr_db": None, "max_abs_diff": None}),
+            "identical": fidelity is not None and math.isinf(fidelity.psnr_db),
+            **extra,
+        }
+        stock = self.stock.get(steps)
+        if stock is not None and name != "stock":
+            row["speedup_vs_stock"] = round(stock.seconds / run.seconds, 3)
+        peak = self.setup.peak
+        if run.steps_per_second and peak:
+            row["mfu"] = round(transformer_flops(self.setup.shape) * run.steps_per_second / peak, 4)
+        self.rows.append(row)
+        _print_row(row)
+        return row
+
+    def stock_row(self, steps: int) -> Run:
+        run = measure(
+            self.setup.shape.device,
+            lambda clock: stock_call(self.pipe, self.setup.shape, self.prompt, steps, SEED, clock),
+        )
+        self.stock[steps] = run
+        self.reference[steps] = uint8(run.frames or [])
+        self.record("stock", steps, run)
+        return run
+
+    def engine(self, steps: int, **speed: Any) -> tuple[DiffusersEngine, Any]:
+        """A DiffusersEngine of the settings on its own copy of the transformer (compiled and
+        warmed up when `compile` is on); with its loaded pipeline."""
+        config = self.config(steps, **speed)
+        check_speed_settings(config)  # what start-up would refuse is refused here too
+        if config.compile:
+            torch._dynamo.reset()  # a fresh compile each time, measured on its own
+        loaded = prepare(config, fresh_copy(self.pipe))
+        engine = DiffusersEngine(config, Pipelines(loaded, None))
+        if engine.compile_seconds is not None:
+            self.compile_seconds = engine.compile_seconds
+        return engine, loaded
+
+    def engine_row(self, name: str, steps: int, **speed: Any) -> dict[str, Any] | None:
+        compiles = bool(speed.get("compile"))
+        if not self.fits(name, self.estimate(steps, compiles)):
+            return None
+        try:
+            row = self._engine_row(name, steps, speed)
+        except ValueError as refused:  # what start-up would refuse for this install or card
+            self.rows.append({"name": name, "refused": str(refused)})
+            print(f"  {name:<24} refused at start-up: {refused}", flush=True)
+            return None
+        _free(self.setup.shape.device)
+        return row
+
+    def _engine_row(self, name: str, steps: int, speed: dict[str, Any]) -> dict[str, Any]:
+        engine, loaded = self.engine(steps, **speed)
+        plan = make_plan(self.spec, engine.config, loaded.geometry, None)
+        run = measure(
+            self.setup.shape.device,
+            lambda clock: engine.render(loaded, plan, SEED, clock),
+        )
+        extra: dict[str, Any] = {"settings": engine.config.speed_settings()}
+        if engine.compile_seconds is not None:
+            extra["compile_seconds"] = round(engine.compile_seconds, 2)
+        return self.record(name, steps, run, **extra)
+
+    def worker_row(self, steps: int) -> None:
+        if not self.fits("worker", self.estimate(steps) + 10):
+            return
+        config = self.config(steps)
+        engine = DiffusersEngine(config, Pipelines(prepare(config, self.pipe), None))
+        try:
+            result = worker_run(engine, self.spec)
+        except Exception as exc:  # the worker's internals move with the tree's refactors
+            self.rows.append({"name": "worker", "error": f"{type(exc).__name__}: {exc}"})
+            print(f"  {'worker':<24} failed: {type(exc).__name__}: {exc}", flush=True)
+            return
+        row = self.record("worker", steps, Run(result.seconds), status=result.status)
+        row["stage_seconds"] = result.timings
+        stock_short, stock_full = self.stock[steps], self.stock[self.setup.full_steps]
+        extra = result.seconds - stock_short.seconds
+        row["overhead_seconds"] = round(extra, 3)
+        row["overhead_vs_stock_full_pct"] = round(100 * extra / stock_full.seconds, 2)
+        print(
+            f"  worker overhead: {extra:+.2f} s over the {steps}-step stock call, "
+            f"{100 * extra / stock_full.seconds:+.2f} % of the {self.setup.full_steps}-step "
+            f"stock clip ({result.status})",
+            flush=True,
+        )
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--tiny", action="store_true", help="tiny Wan on the CPU: a smoke check")
-    parser.add_argument("--steps", type=int, default=50)
-    parser.add_argument("--attention", default="_native_cudnn", help="diffusers backend for (c)")
-    parser.add_argument("--cache-threshold", type=float, default=0.05)
-    parser.add_argument("--no-compile", action="store_true")
-    parser.add_argument(
-        "--engine-alone", action="store_true", help="also time (b) without a worker"
-    )
-    parser.add_argument("--peak-tflops", type=float, help="the card's dense bf16 peak, if unknown")
+    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n")[0])
+    parser.add_argument("--tiny", action="store_true", help="tiny Wan on the CPU: every code path")
+    parser.add_argument("--steps", type=int, help="full runs' steps (50; --tiny 8)")
+    parser.add_argument("--short-steps", type=int, help="per-setting runs' steps (8; --tiny 3)")
+    parser.add_argument("--budget", type=float, help="seconds for the whole run (480)")
+    parser.add_argument("--no-compile", action="store_true", help="leave compile out of best")
+    parser.add_argument("--only", help="comma-separated rows: worker,attention,cache,best,...")
+    parser.add_argument("--peak-tflops", type=float, help="the card's dense bf16 peak")
+    parser.add_argument("--out", type=Path, help="where the JSON goes")
     args = parser.parse_args()
+    started = time.perf_counter()
     if args.tiny:
-        setup = Setup("cpu", torch.float32, 32, 32, 9, min(args.steps, 4), 32)
-        attention, compiled = "", False
+        shape = Shape("cpu", torch.float32, 32, 32, 81, 32)
+        steps, short = args.steps or 8, args.short_steps or 3
+        setup = Setup(shape, steps, short, CPU_BACKENDS, True, args.budget or 1e9, None)
     else:
-        setup = Setup("cuda", torch.bfloat16, 832, 480, 81, args.steps, 512)
-        attention, compiled = args.attention, not args.no_compile
+        shape = Shape("cuda", torch.bfloat16, 832, 480, 81, 512)
+        steps, short = args.steps or 50, args.short_steps or 8
+        budget = args.budget or 480
+        peak = peak_flops(args.peak_tflops)
+        setup = Setup(shape, steps, short, GPU_BACKENDS, not args.no_compile, budget, peak)
+    only = set(args.only.split(",")) if args.only else None
     card = torch.cuda.get_device_name() if torch.cuda.is_available() else "CPU"
-    print(f"device: {card}; torch {torch.__version__}; {setup}", flush=True)
+    header = {
+        "device": card,
+        "torch": torch.__version__,
+        "diffusers": diffusers.__version__,
+        "shape": f"{shape.width}x{shape.height}, {shape.frames} frames, {shape.dtype}",
+        "steps": {"full": setup.full_steps, "short": setup.short_steps},
+        "tiny": args.tiny,
+    }
+    print(json.dumps(header), flush=True)
 
-    pipe = build_pipeline(setup, args.tiny)
-    plain = DiffusersEngine(
-        config_for(setup), Pipelines(Loaded(pipe, geometry(config_for(setup).family, pipe)), None)
-    )
-    results: dict[str, tuple[float, float]] = {}
-    print("warm-up (2 steps)", flush=True)
-    timed("stock", lambda: stock(pipe, setup, 2), setup.device)
-    print(f"measured ({setup.steps} steps)", flush=True)
-    results["(a) stock"] = timed("(a) stock", lambda: stock(pipe, setup, setup.steps), setup.device)
-    if args.engine_alone or args.tiny:
-        results["(b) engine"] = timed(
-            "(b) engine", lambda: list(plain.generate(spec_for(setup), _Ctx())), setup.device
-        )
-    with tempfile.TemporaryDirectory() as tmp:
-        results["(b) worker"] = timed(
-            "(b) worker", lambda: through_worker(plain, setup, Path(tmp)), setup.device
-        )
+    pipe = build_wan(shape, args.tiny)
+    bench = Bench(setup, pipe, started)
+    print("warm-up: stock, 2 steps (kernel selection, allocator)", flush=True)
+    measure(shape.device, lambda clock: stock_call(pipe, shape, bench.prompt, 2, SEED, None))
+    full, short = setup.full_steps, setup.short_steps
+    stock_full = bench.stock_row(full)
+    bench.stock_row(short)
+    rate = stock_full.steps_per_second or full / stock_full.seconds
+    bench.step_seconds = 1 / rate
+    bench.fixed_seconds = max(0.0, stock_full.seconds - full / rate)
 
-    tuned_config = config_for(
-        setup,
-        compile=compiled,
-        attention=attention,
-        cache="first_block",
-        cache_threshold=args.cache_threshold,
-    )
-    tuned = DiffusersEngine(tuned_config, Pipelines(prepare(tuned_config, pipe), None))
-    print("warm-up of the tuned settings (compiles)", flush=True)
-    timed("tuned warm-up", lambda: stock(pipe, setup, 2), setup.device)
-    results["(c) tuned"] = timed(
-        "(c) tuned", lambda: list(tuned.generate(spec_for(setup), _Ctx())), setup.device
-    )
-    timed("batch 2 warm-up", lambda: stock(pipe, setup, 2, 2), setup.device)
-    seconds, peak = timed("(c) batch 2", lambda: stock(pipe, setup, setup.steps, 2), setup.device)
-    results["(c) batch 2, per clip"] = (seconds / 2, peak)
+    def wanted(row: str) -> bool:
+        return only is None or row in only
 
-    base = results["(a) stock"][0]
-    flops = transformer_flops(setup, setup.steps) if not args.tiny else None
-    peak_rate = peak_flops(args.peak_tflops)
+    if wanted("worker"):
+        bench.worker_row(short)
+    attention_rows = []
+    if wanted("attention"):
+        for backend in setup.backends:
+            row = bench.engine_row(f"attention={backend}", short, attention=backend)
+            if row:
+                attention_rows.append((backend, row))
+    cache_rows = []
+    if wanted("cache"):
+        for cache, keys in (("first_block", {"cache_threshold": 0.05}), ("taylorseer", {})):
+            row = bench.engine_row(cache, full, cache=cache, **keys)
+            if row:
+                cache_rows.append((cache, keys, row))
+    best: dict[str, Any] = {}
+    if wanted("best"):
+        best = _best(bench, attention_rows, cache_rows)
+        bench.engine_row("best", full, **best)
+    if wanted("compile"):
+        bench.engine_row("compile", short, compile=True)
+    if wanted("vae_tiling"):
+        bench.engine_row("vae_tiling", short, vae_tiling=True)
+    if wanted("engine"):
+        bench.engine_row("engine", short)
+
+    result = {
+        **header,
+        "rows": bench.rows,
+        "best_settings": best,
+        "seconds": time.perf_counter() - started,
+    }
+    _summary(bench, result)
+    out = args.out or _default_out()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(result, indent=2, default=str))
+    print(f"written: {out} ({result['seconds']:.0f} s in all)")
+
+
+def _best(
+    bench: Bench,
+    attention_rows: list[tuple[str, dict[str, Any]]],
+    cache_rows: list[tuple[str, dict[str, Any], dict[str, Any]]],
+) -> dict[str, Any]:
+    """Compile, plus the fastest attention backend and cache that beat stock and keep PSNR."""
+    setup = bench.setup
+
+    def kept(row: dict[str, Any]) -> bool:
+        return row["psnr_db"] is None or row["psnr_db"] >= PSNR_FLOOR
+
+    best: dict[str, Any] = {"compile": setup.compile}
+    stock_rate = bench.stock[setup.short_steps].steps_per_second or 0
+    fast = [(r["steps_per_second"] or 0, b) for b, r in attention_rows if kept(r)]
+    if fast and max(fast)[0] > stock_rate * 1.02:
+        best["attention"] = max(fast)[1]
+    stock_seconds = bench.stock[setup.full_steps].seconds
+    caches = [(r["seconds_per_clip"], c, k) for c, k, r in cache_rows if kept(r)]
+    if caches and min(caches)[0] < stock_seconds:
+        _, cache, keys = min(caches)
+        best.update(cache=cache, **keys)
+    print(f"best combination: {best}", flush=True)
+    return best
+
+
+def _summary(bench: Bench, result: dict[str, Any]) -> None:
+    rows = {r["name"]: r for r in bench.rows if "seconds_per_clip" in r}
+    targets: dict[str, Any] = {}
+    if "worker" in rows:
+        targets["worker_overhead_pct"] = rows["worker"].get("overhead_vs_stock_full_pct")
+    if "best" in rows:
+        targets["best_speedup"] = rows["best"].get("speedup_vs_stock")
+        targets["best_psnr_db"] = rows["best"].get("psnr_db")
+    result["targets"] = targets
     print(
-        f"\nsummary on {card} ({setup.steps} steps, {setup.width}x{setup.height}, "
-        f"{setup.frames} frames):"
+        f"targets: worker overhead {targets.get('worker_overhead_pct')} % (<= 2), best "
+        f"x{targets.get('best_speedup')} (>= 1.5) at {targets.get('best_psnr_db')} dB (>= 30; "
+        "None: identical frames)"
     )
-    for label, (secs, memory) in results.items():
-        mfu = f"{flops / secs / peak_rate:6.1%}" if flops and peak_rate else "   n/a"
-        print(
-            f"  {label:<22} {secs:8.2f} s/clip  x{base / secs:5.2f} vs (a)  "
-            f"MFU {mfu}  peak {memory:6.2f} GiB"
-        )
-    for label in ("(b) worker", "(b) engine"):
-        if label in results:
-            print(f"  {label} overhead against (a): {results[label][0] / base - 1:+.1%}")
+
+
+def _print_row(row: dict[str, Any]) -> None:
+    def show(key: str, fmt: str, scale: int = 1) -> str:
+        value = row.get(key)
+        return format(value * scale, fmt) if isinstance(value, (int, float)) else "-"
+
+    psnr = "inf" if row.get("identical") else show("psnr_db", ".1f")
+    print(
+        f"  {row['name']:<24} {row['steps']:>3} steps {show('seconds_per_clip', '8.2f')} s/clip "
+        f"{show('steps_per_second', '7.3f')} steps/s x{show('speedup_vs_stock', '.2f')} "
+        f"MFU {show('mfu', '.1f', 100)} % peak {show('peak_gib', '.1f')} GiB "
+        f"PSNR {psnr} dB max|d| {show('max_abs_diff', 'd')}"
+        + (f" compile {row['compile_seconds']:.1f} s" if "compile_seconds" in row else ""),
+        flush=True,
+    )
+
+
+def _round(value: float | None, digits: int) -> float | None:
+    return None if value is None else round(value, digits)
+
+
+def _free(device: str) -> None:
+    gc.collect()
+    if device.startswith("cuda"):
+        torch.cuda.empty_cache()
+
+
+def _default_out() -> Path:
+    if os.environ.get("OUT"):
+        return Path(os.environ["OUT"]) / "gpu_diffusers.json"
+    return ROOT / "bench" / "results" / "gpu_diffusers.json"
 
 
 if __name__ == "__main__":

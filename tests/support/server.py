@@ -90,9 +90,13 @@ class ServerProcess(ChildProcess):
         self.stop()
         raise RuntimeError(f"serve did not become healthy:\n{self.logs()}")
 
-    def client(self, key: str | None = API_KEY, **kwargs: Any) -> httpx.Client:
-        headers = {"Authorization": f"Bearer {key}"} if key else {}
-        return httpx.Client(base_url=self.base_url, headers=headers, timeout=30, **kwargs)
+    def client(
+        self, key: str | None = API_KEY, *, headers: dict[str, str] | None = None, **kwargs: Any
+    ) -> httpx.Client:
+        """An `httpx.Client` for the server, authenticated with `key` (None: no header)."""
+        sent = {"Authorization": f"Bearer {key}"} if key else {}
+        sent.update(headers or {})
+        return httpx.Client(base_url=self.base_url, headers=sent, timeout=30, **kwargs)
 
 
 def seed_body(callback_url: str, **overrides: Any) -> dict[str, Any]:

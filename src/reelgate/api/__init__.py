@@ -1,1 +1,3 @@
-"""HTTP: one router module per dialect, plus files, health and admin."""
+"""HTTP: one package per dialect (cometapi, runway, openai, native), the wire helpers they share
+(`wire`), error rendering, auth, files, health and the OpenAPI document. Routes translate; the
+service decides."""

@@ -1,1 +1,2 @@
-"""Where finished files live: a local directory (default) or, later, an S3-compatible bucket."""
+"""Where finished files live: a local directory (default) or an S3-compatible bucket, with signed,
+expiring download links; `keys` spells the layout."""

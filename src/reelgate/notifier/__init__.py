@@ -3,8 +3,8 @@
 - `signing`: Standard Webhooks headers and `whsec_` secrets.
 - `delivery`: one signed POST through the guarded client, classified as delivered, gone or retry.
 - `schedule`: how long to wait before the next attempt, and when to give up.
-
-The store-driven loop that picks outbox rows and records attempts lives in `dispatcher`.
+- `payload`: the webhook body, the task as CometAPI's feed returns it.
+- `dispatcher`: the loop that claims due outbox events, delivers them and records each attempt.
 """
 
 from reelgate.notifier.delivery import AttemptResult, Outcome, deliver

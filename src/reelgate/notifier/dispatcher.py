@@ -29,6 +29,11 @@ Payload = Callable[[Task], bytes]
 
 
 class Dispatcher:
+    """Claims due events in batches, sends each through the guarded `client`, records every
+    attempt and schedules the next one; `payload` renders a task's body at send time. Several
+    dispatchers (one per API process) share one outbox: a claimed event is locked for the
+    delivery timeout plus a margin."""
+
     def __init__(
         self,
         outbox: Outbox,

@@ -30,6 +30,10 @@ WORK_SWEEP_SECONDS = 60.0  # also once at start: folders a killed process left b
 
 
 class WorkerPool:
+    """`count` worker threads claiming tasks of the registry's models, one reaper thread that
+    settles expired leases (requeue, fail after `max_attempts`, or cancel) and, with a
+    `directory`, one thread that registers the workers for readiness and operators."""
+
     def __init__(
         self,
         count: int,

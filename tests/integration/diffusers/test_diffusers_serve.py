@@ -1,6 +1,7 @@
 """Tiny real pipelines of each family served by a real `reelgate serve`: a task succeeds with
 an MP4 of the contract's size and frame count, progress rises through the denoising steps, a
-cancel stops a run between steps, the same seed gives the same frames."""
+cancel stops a run between steps, the same seed gives the same frames; an entry with speed
+settings serves like the others."""
 
 from __future__ import annotations
 
@@ -141,3 +142,14 @@ def test_progress_rises_with_the_steps_and_a_cancel_stops_the_run(
     assert time.monotonic() - asked < CANCEL_SECONDS
     assert (final["status"], final["fail_reason"]) == ("FAILURE", "cancelled")
     assert int(final["progress"].rstrip("%")) < 80  # stopped while denoising
+
+
+def test_an_entry_with_speed_settings_serves_the_contract(
+    server: ServerProcess, tmp_path: Path
+) -> None:
+    # tuned-wan: first-block cache, the _native_flash attention backend and VAE tiling
+    task_id = _create(server, prompt="a cat in the city at night", model="tuned-wan", seconds=2)
+    final = _finished(server, task_id)[-1]
+    assert final["status"] == "SUCCESS", final
+    info = probe(_download(server, final["result_url"], tmp_path / "tuned.mp4"))
+    assert (info.width, info.height, float(info.fps), info.frames) == (1280, 720, 24.0, 48)

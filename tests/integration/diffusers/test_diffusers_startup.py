@@ -58,6 +58,7 @@ def _without_extra(tmp_path: Path) -> dict[str, str]:
         (entry("gen4", "wan").replace('path = "wan"', 'path = "gone"'), "gone does not exist"),
         (entry("gen4", "wan", steps=0), "steps: Input should be greater than or equal to 1"),
         (entry("gen4", "wan", guidence="2.0"), "guidence: unknown key"),
+        (entry("gen4", "wan", attention='"flash"'), "attention: 'flash' needs a CUDA GPU"),
     ],
 )
 def test_a_broken_entry_stops_serve_at_start_up_naming_it(

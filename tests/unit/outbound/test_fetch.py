@@ -35,7 +35,7 @@ from reelgate.outbound import (
 )
 
 if TYPE_CHECKING:
-    from conftest import TlsFiles
+    from tests.unit.outbound.conftest import TlsFiles
 
 LOOPBACK_ALLOWED = OutboundPolicy(allow_nets=(ipaddress.ip_network("127.0.0.0/8"),))
 NAME = "hooks.example.test"

@@ -13,7 +13,7 @@ import pytest
 from reelgate.outbound import GuardedTransport, OutboundPolicy, OutboundRefused, guarded_client
 
 if TYPE_CHECKING:
-    from conftest import EchoServer, TlsFiles
+    from tests.unit.outbound.conftest import EchoServer, TlsFiles
 
 LOOPBACK_ALLOWED = OutboundPolicy(allow_nets=(ipaddress.ip_network("127.0.0.0/8"),))
 
