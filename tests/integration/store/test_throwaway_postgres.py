@@ -32,7 +32,8 @@ def test_an_unreachable_configured_server_is_replaced_by_a_throwaway_one() -> No
         check=True,
     )
     url, answered = result.stdout.split()
-    assert url != unreachable and url.startswith("postgresql://postgres@127.0.0.1:")
+    assert url != unreachable
+    assert url.startswith("postgresql://postgres@127.0.0.1:")
     assert answered == "True"
     # The cluster is removed when the process that started it ends.
     assert not reachable(url)
