@@ -9,6 +9,7 @@ text encoder's dropout would make two calls with the same seed differ and every 
 from __future__ import annotations
 
 import copy
+import inspect
 import tempfile
 import threading
 import time
@@ -58,7 +59,8 @@ class Shape:
     dtype: torch.dtype
     width: int
     height: int
-    frames: int  # native frames at 16 fps
+    frames: int  # native frames: a 5-second clip at `fps`
+    fps: int  # the native frame rate
     text_tokens: int
 
 
@@ -104,10 +106,13 @@ def build_wan(shape: Shape, tiny: bool) -> Any:
 def fresh_copy(pipe: Any) -> Any:
     """The pipeline with its own transformer, VAE and scheduler (the settings hook, compile or
     tile them), sharing the text encoder and the tokenizer."""
-    parts = dict(pipe.components)
+    accepted = inspect.signature(type(pipe).__init__).parameters
+    parts = {k: v for k, v in pipe.components.items() if k in accepted}
     for name in ("transformer", "vae", "scheduler"):
         parts[name] = copy.deepcopy(parts[name])
-    twin = type(pipe)(**{k: v for k, v in parts.items() if k != "transformer_2"})
+    # Settings such as Wan's expand_timesteps live in the config, not among the components.
+    parts.update({k: v for k, v in pipe.config.items() if k in accepted and k not in parts})
+    twin = type(pipe)(**parts)
     twin.set_progress_bar_config(disable=True)
     return twin
 

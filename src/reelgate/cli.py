@@ -76,7 +76,14 @@ def _parser() -> argparse.ArgumentParser:
     revoke.add_argument("key_id")
 
     sub.add_parser("webhook-secret", help="print the whsec_ secret callbacks are signed with")
-    sub.add_parser("models", help="list the model registry: each name, its engine and settings")
+    models = sub.add_parser(
+        "models", help="list the model registry: each name, its engine and settings"
+    )
+    models.add_argument(
+        "--check",
+        action="store_true",
+        help="probe each upstream endpoint's reachability and key (creates nothing)",
+    )
 
     generate = sub.add_parser(
         "generate", help="make a video on a server (REELGATE_URL, REELGATE_API_KEY)"
@@ -110,6 +117,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    for chatty in ("httpx", "httpx2", "httpcore"):  # one INFO line per request otherwise
+        logging.getLogger(chatty).setLevel(logging.WARNING)
     try:
         settings = Settings()
         settings.validate_for_start()
@@ -153,7 +162,7 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
         print(webhook_secret(settings))
         return 0
     if args.command == "models":
-        return _models(settings)
+        return _models(settings, check=args.check)
     if args.command == "migrate":
         sql = SqlStore.open(settings.resolved_database_url)
         try:
@@ -234,8 +243,9 @@ def _generate(
     return 0
 
 
-def _models(settings: Settings) -> int:
-    """Print the registry the server would serve; a bad file fails as `serve` would."""
+def _models(settings: Settings, *, check: bool = False) -> int:
+    """Print the registry the server would serve; a bad file fails as `serve` would. With
+    `check`, probe every upstream endpoint (reachable, key accepted) and exit 1 if one fails."""
     from reelgate.engines.models_file import default_entries, load_models_file
 
     if settings.models_file is None:
@@ -245,7 +255,15 @@ def _models(settings: Settings) -> int:
     print("NAME\tENGINE\tSETTINGS")
     for entry in entries:
         print(f"{entry.name}\t{entry.engine}\t{entry.config.summary()}")
-    return 0
+    if not check:
+        return 0
+    from reelgate.engines.upstream.check import check_entries
+
+    results = check_entries((entry.name, entry.config) for entry in entries)
+    print("\nNAME\tENDPOINT\tCHECK")
+    for result in results:
+        print(f"{result.model}\t{result.endpoint}\t{result.outcome}")
+    return 0 if all(r.ok for r in results) else 1
 
 
 def _workers(store: Store, window: float) -> int:

@@ -13,12 +13,15 @@
     │   ├── ImageFetchError                 the input image could not be fetched
     │   └── ImageDecodeError (ValueError)   the input image is not a picture we decode
     ├── UrlRefused                          a URL breaks the outbound policy (CONTRACT.md 5)
+    ├── UpstreamError                       another service could not be used (engines/upstream)
+    │   └── UpstreamFailed                  ... it rendered the task and reports a failure
     ├── EncodeError (RuntimeError)          the MP4 encoder failed
     └── ModelLoadError (RuntimeError)       a diffusers pipeline could not be loaded
 
 Two more derive from their library's base so that library code handles them as its own:
 `outbound.transport.OutboundRefused` is an `httpx.TransportError` (a refused connection is a
-failed delivery to httpx), and `blobs.s3.S3StorageError` is an `OSError`.
+failed delivery to httpx) as well as a `UrlRefused`, and `blobs.s3.S3StorageError` is an
+`OSError`.
 
 An `ApiError` says what went wrong in the service's terms; a dialect decides the HTTP status and
 the wire code of each kind (CometAPI's `task_not_exist` is HTTP 400, Runway's unknown task is
@@ -121,6 +124,36 @@ class ImageDecodeError(InputError, ValueError):
 
 class UrlRefused(ReelgateError):
     """The URL breaks the outbound policy; the message says which rule, in words."""
+
+
+class UpstreamError(ReelgateError):
+    """A call to an upstream service did not work. `retryable` says whether the same call may
+    be made again (429, 5xx, a refused connection); `retry_after_seconds` is the upstream's own
+    `Retry-After` when it sent one; `refused` means no connection was made at all (the next
+    endpoint may be tried). The message is for operators and never holds a key."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        retryable: bool = False,
+        retry_after_seconds: float | None = None,
+        refused: bool = False,
+        status: int | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.retryable = retryable
+        self.retry_after_seconds = retry_after_seconds
+        self.refused = refused
+        self.status = status
+
+
+class UpstreamFailed(UpstreamError):
+    """The upstream ran the task and it failed there: its message and code become the task's."""
+
+    def __init__(self, message: str, code: str) -> None:
+        super().__init__(message)
+        self.code = code
 
 
 class EncodeError(ReelgateError, RuntimeError):

@@ -72,7 +72,7 @@ def build_pool(runtime: Runtime, count: int, device: str = "cpu") -> WorkerPool:
 
 def _listener(runtime: Runtime, pool: WorkerPool) -> Listener | None:
     """Wake-ups from other processes' creates, where the store has them (LISTEN/NOTIFY)."""
-    if not pool.workers:
+    if not pool.workers and pool.jobs is None:
         return None
     return runtime.store.listener(pool.wake)
 

@@ -16,7 +16,6 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from reelgate.errors import SettingsError
 
 
-
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="REELGATE_", extra="ignore")
 

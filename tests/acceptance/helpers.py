@@ -31,6 +31,9 @@ FAST_LEASES = {
 }
 SMALL_FRAMES = 5 * 24  # a 5 s clip at 24 fps
 SMALL_SIZE = (960, 960)  # ratio 1:1
+# How often `freeze_when` looks: progress is written at most twice a second, so this sees each
+# report, and no task goes from "not yet" to finished between two looks.
+FREEZE_LOOK_SECONDS = 0.02
 
 
 def small_body(
@@ -142,19 +145,38 @@ def lines_mentioning(log: str, *needles: str) -> list[str]:
     return [line for line in log.splitlines() if all(n in line for n in needles)]
 
 
-def stop_outside_write(pid: int, data_dir: Path) -> None:
-    """SIGSTOP `pid` at a moment it holds no SQLite write lock.
+def freeze_when(
+    pid: int,
+    data_dir: Path,
+    task_id: str,
+    ready: Callable[[dict[str, Any]], bool],
+    timeout: float,
+    what: str,
+) -> dict[str, Any]:
+    """SIGSTOP `pid` at the first moment `ready(task row)` holds; return that row.
 
-    We take the write lock ourselves first, so the process cannot be inside a write transaction
-    when it freezes (a frozen writer would block every other process's writes, which is a
-    different failure from the stalled worker under test), then let go.
+    Each look takes the SQLite write lock first and freezes the process before letting go, so
+    the row that was judged is the row at the moment of the freeze: no write (a progress
+    report, the commit that publishes) can land between the look and the signal, however
+    slow the machine. The process cannot be frozen inside a write transaction either (a
+    frozen writer would block every other process's writes, a different failure from the
+    stall under test). Each look holds the lock for about a millisecond.
     """
-    with closing(sqlite3.connect(db_path(data_dir), timeout=10, isolation_level=None)) as conn:
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            os.kill(pid, signal.SIGSTOP)
-        finally:
-            conn.execute("ROLLBACK")
+    deadline = time.monotonic() + timeout
+    while True:
+        with closing(sqlite3.connect(db_path(data_dir), timeout=10, isolation_level=None)) as conn:
+            conn.row_factory = sqlite3.Row
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                row = dict(conn.execute("SELECT * FROM tasks WHERE id = ?", (task_id,)).fetchone())
+                if ready(row):
+                    os.kill(pid, signal.SIGSTOP)
+                    return row
+            finally:
+                conn.execute("ROLLBACK")
+        if row["status"] not in ("queued", "running") or time.monotonic() > deadline:
+            raise AssertionError(f"never saw {what} before freezing process {pid}: {row}")
+        time.sleep(FREEZE_LOOK_SECONDS)
 
 
 def worker_pid(row: dict[str, Any]) -> int | None:

@@ -8,6 +8,7 @@ import os
 import signal
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -18,9 +19,9 @@ from tests.acceptance.helpers import (
     create,
     events_for,
     feed,
+    freeze_when,
     lines_mentioning,
     small_body,
-    stop_outside_write,
     task_row,
     wait_until,
     worker_pid,
@@ -30,34 +31,50 @@ from tests.support.receiver import Receiver
 pytestmark = pytest.mark.slow
 
 ENV = {**FAST_LEASES, "REELGATE_WORKERS": "1"}
-STOP_SECONDS = 6.0  # twice the 3 s lease
+STOP_SECONDS = 6.0  # twice the 3 s lease: the other process has taken over within it
 # Freeze it late, so that when it thaws it is a few frames from publishing and races to do so.
 STOP_AT_PROGRESS = 0.75
+RENDER_SECONDS = 60.0  # bound on rendering the 10 s clip, even on a crowded 2-core machine
 
 
 def test_a_thawed_worker_cannot_finish_or_overwrite_the_newer_attempt(
     launch: Launch, receiver: Receiver, tmp_path: Path
 ) -> None:
     data_dir = tmp_path / "shared"
-    first = launch(data_dir, ENV)
-    assert first.proc is not None
-    first_pid = first.proc.pid
-    with first.client() as client:
+    # Both processes are up before the task exists: whichever claims it is frozen, the other
+    # takes over. (Starting the second one while the first rendered made the freeze depend on
+    # how long a start-up took on the machine.)
+    servers = [launch(data_dir, ENV), launch(data_dir, ENV)]
+    pids = [server.proc.pid for server in servers if server.proc is not None]
+    with servers[0].client() as client:
         task_id = create(client, small_body(receiver.url, seconds=10, ratio="16:9"))
-    wait_until(
-        lambda: worker_pid(task_row(data_dir, task_id)) == first_pid,
+    claimed = wait_until(
+        lambda: (r := task_row(data_dir, task_id))["status"] == "running" and r,
         10,
-        what="the first process to claim the task",
+        what="a process to claim the task",
     )
-    second = launch(data_dir, ENV)  # idle until the first one's lease lapses
+    first_pid = worker_pid(claimed)
+    assert first_pid in pids, claimed
+    first = servers[pids.index(first_pid)]
+    second = servers[1 - pids.index(first_pid)]
     assert second.proc is not None
-    wait_until(
-        lambda: task_row(data_dir, task_id)["progress"] >= STOP_AT_PROGRESS,
-        30,
-        interval=0.01,
-        what=f"progress {STOP_AT_PROGRESS}",
+
+    def late_in_first_attempt(row: dict[str, Any]) -> bool:
+        return bool(
+            row["status"] == "running"
+            and row["attempt"] == 1
+            and worker_pid(row) == first_pid
+            and row["progress"] >= STOP_AT_PROGRESS
+        )
+
+    freeze_when(
+        first_pid,
+        data_dir,
+        task_id,
+        late_in_first_attempt,
+        RENDER_SECONDS,
+        what=f"attempt 1 at progress {STOP_AT_PROGRESS}",
     )
-    stop_outside_write(first_pid, data_dir)
     stopped = time.monotonic()
     try:
         row = task_row(data_dir, task_id)
@@ -68,7 +85,8 @@ def test_a_thawed_worker_cannot_finish_or_overwrite_the_newer_attempt(
             what="the second process to re-claim the task",
         )
         assert worker_pid(taken) == second.proc.pid, taken
-        time.sleep(max(0.0, STOP_SECONDS - (time.monotonic() - stopped)))
+        # Thawed now, the old attempt is a few frames from done while the new one has just
+        # begun: it is ahead in the race to publish.
     finally:
         os.kill(first_pid, signal.SIGCONT)
 
@@ -80,10 +98,12 @@ def test_a_thawed_worker_cannot_finish_or_overwrite_the_newer_attempt(
     )
     with second.client() as client:
         seen = [feed(client, task_id)]
-        while seen[-1]["status"] not in ("SUCCESS", "FAILURE"):
-            time.sleep(0.2)
+
+        def finished() -> bool:
             seen.append(feed(client, task_id))
-            assert time.monotonic() - stopped < 60, seen[-1]
+            return seen[-1]["status"] in ("SUCCESS", "FAILURE")
+
+        wait_until(finished, 60 - (time.monotonic() - stopped), interval=0.2, what="the end")
     assert seen[-1]["status"] == "SUCCESS", seen[-1]
     percents = [int(d["progress"].rstrip("%")) for d in seen]
     assert percents == sorted(percents), f"progress went backwards: {percents}"
@@ -94,6 +114,7 @@ def test_a_thawed_worker_cannot_finish_or_overwrite_the_newer_attempt(
     assert_published_once(data_dir, row, (1280, 720), 240)
     assert len(events_for(data_dir, task_id)) == 1
     hooks = receiver.wait_for(1, timeout=10)
+    assert len(hooks) == 1, hooks
     time.sleep(1.0)  # a second, wrong webhook would come from the thawed process right away
     assert len(receiver.requests) == len(hooks) == 1
     # Both processes keep serving.

@@ -11,6 +11,7 @@ CLI, signals and crashes.
 from __future__ import annotations
 
 import contextlib
+import logging
 from collections.abc import Iterator
 from contextlib import AbstractAsyncContextManager
 from pathlib import Path
@@ -61,11 +62,24 @@ class PortalTransport(httpx.BaseTransport):
         return self._portal.call(call)
 
 
+class _TracebackLog(logging.Handler):
+    """Keeps every record logged with an exception, as a `serve` process's log would show it."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.ERROR)
+        self.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+        self.records: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if record.exc_info:
+            self.records.append(self.format(record))
+
+
 class InProcessServer:
     """`reelgate serve`'s app over a data directory of its own, started in this process.
 
-    `env` takes the same `REELGATE_*` settings a `serve` process reads (without the prefix
-    handling: pass `Settings` field names in lower case, e.g. `{"workers": 0}`).
+    `settings` takes the same settings a `serve` process reads from `REELGATE_*`, as `Settings`
+    field names in lower case (e.g. `workers=0`, `rate_burst=3`).
     """
 
     def __init__(self, data_dir: Path, workers: int = 0, **settings: Any) -> None:
@@ -87,8 +101,10 @@ class InProcessServer:
         self._portal: anyio.from_thread.BlockingPortal | None = None
         self._lifespan: AbstractAsyncContextManager[None] | None = None
         self.app: FastAPI | None = None
+        self._tracebacks = _TracebackLog()
 
     def start(self) -> InProcessServer:
+        logging.getLogger().addHandler(self._tracebacks)
         self.runtime = Runtime.build(self.settings, public_url=BASE_URL)
         self.runtime.store.prepare()
         self.app = build_http_app(self.runtime, self.settings.workers)
@@ -103,6 +119,12 @@ class InProcessServer:
             self._lifespan = None
         self._stack.close()
         self._portal = None
+        logging.getLogger().removeHandler(self._tracebacks)
+
+    def tracebacks(self) -> str:
+        """Every error logged with a traceback in this process while the server ran (what
+        "Traceback" in a `serve` log shows): the workers', the notifier's, unexpected 500s'."""
+        return "\n".join(self._tracebacks.records)
 
     def __enter__(self) -> InProcessServer:
         return self.start()

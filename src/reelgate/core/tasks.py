@@ -127,13 +127,18 @@ class UpstreamRef:
 
     endpoint: str  # the base URL that accepted the job
     job_id: str  # the upstream's own id for it
+    state: str = "submitted"  # the upstream's last status (e.g. THROTTLED while it waits there)
 
     def to_json(self) -> dict[str, str]:
-        return {"endpoint": self.endpoint, "job_id": self.job_id}
+        return {"endpoint": self.endpoint, "job_id": self.job_id, "state": self.state}
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> UpstreamRef:
-        return cls(endpoint=str(data["endpoint"]), job_id=str(data["job_id"]))
+        return cls(
+            endpoint=str(data["endpoint"]),
+            job_id=str(data["job_id"]),
+            state=str(data.get("state", "submitted")),
+        )
 
 
 @dataclass(frozen=True, slots=True)

@@ -39,6 +39,7 @@ from reelgate.engines.diffusers.config import (
     TEXT_PIPELINES,
     DiffusersConfig,
 )
+from reelgate.engines.upstream.config import UpstreamConfig
 from reelgate.errors import ModelsFileError
 
 DEFAULT_MODELS = ("gen4", "gen4_turbo", "gen4.5", "gen3", "gen2", "sora-2", "sora-2-pro")
@@ -57,7 +58,7 @@ class SyntheticConfig(BaseModel):
         return "procedural previz on the CPU"
 
 
-EngineConfig = SyntheticConfig | DiffusersConfig
+EngineConfig = SyntheticConfig | DiffusersConfig | UpstreamConfig
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,8 +142,10 @@ def _config(
     try:
         if engine == "synthetic":
             return SyntheticConfig.model_validate(table)
+        if engine == "upstream":
+            return UpstreamConfig.model_validate(table)
         if engine != "diffusers":
-            raise ValueError('engine: must be "synthetic" or "diffusers"')
+            raise ValueError('engine: must be "synthetic", "diffusers" or "upstream"')
         config = DiffusersConfig.model_validate(table)
     except ValidationError as exc:
         raise ValueError(_first_error(exc)) from None

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import cv2
 import numpy as np
 import numpy.typing as npt
+
+from reelgate.media.probe import decode_frames
 
 
 def jpeg_bytes(frame: npt.NDArray[np.uint8], quality: int = 90) -> bytes:
@@ -19,3 +23,16 @@ def jpeg_bytes(frame: npt.NDArray[np.uint8], quality: int = 90) -> bytes:
     if not ok:
         raise ValueError("JPEG encoding failed")
     return data.tobytes()
+
+
+def poster_from_video(path: str | Path, frames: int) -> bytes:
+    """The JPEG poster of a video someone else encoded: its middle frame, as ours are."""
+    middle = max(0, frames // 2)
+    last = None
+    for index, frame in enumerate(decode_frames(path)):
+        last = frame
+        if index >= middle:
+            break
+    if last is None:
+        raise ValueError(f"{path} holds no frame to make a poster from")
+    return jpeg_bytes(last)

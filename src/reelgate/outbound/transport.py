@@ -28,6 +28,7 @@ from collections.abc import Awaitable, Callable, Sequence
 
 import httpx
 
+from reelgate.errors import UrlRefused
 from reelgate.outbound.addresses import IPAddress, literal_ip
 from reelgate.outbound.policy import OutboundPolicy
 
@@ -38,8 +39,10 @@ DEFAULT_TIMEOUT_SECONDS = 15.0
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
-class OutboundRefused(httpx.TransportError):
-    """The outbound policy refused the connection before any byte was sent; the message says why."""
+class OutboundRefused(httpx.TransportError, UrlRefused):
+    """The outbound policy refused the connection before any byte was sent; the message says why.
+    It is an httpx transport error (a failed request to httpx) and a `UrlRefused` (a policy
+    decision, never worth repeating, to reelgate)."""
 
 
 async def system_resolver(host: str, port: int) -> list[str]:

@@ -45,6 +45,7 @@ from reelgate.store.base import AttemptRecord, OutboxEvent, Reservation, Store
 QUOTA_RETRY_AFTER_SECONDS = 5  # a short clip takes seconds to render: ask again soon
 DELETE_POLL_SECONDS = 0.1  # how often delete-and-wait looks whether the worker has stopped
 SECONDS_PER_DAY = 86_400
+UPSTREAM_THROTTLED = "THROTTLED"  # an upstream's own word for a job waiting in its queue
 
 
 class ModelCatalog(Protocol):
@@ -286,7 +287,10 @@ class TaskService:
         )
 
     def throttled(self, task: Task) -> bool:
-        """Queued only because its key is at its running-task cap (Runway's THROTTLED)."""
+        """Waiting for a slot (Runway's THROTTLED): queued only because its key is at its
+        running-task cap, or claimed but held in the queue of the upstream that renders it."""
+        if task.status is TaskStatus.RUNNING:
+            return task.upstream is not None and task.upstream.state == UPSTREAM_THROTTLED
         if self._max_running is None or task.status is not TaskStatus.QUEUED:
             return False
         return self._store.tasks.count_running(task.owner_id) >= self._max_running

@@ -108,6 +108,12 @@ class TaskQueue(Protocol):
     def heartbeat(self, claim: Claim, lease_seconds: float) -> LeaseState:
         """Extend the lease; say whether it is still held and whether a cancel was asked."""
 
+    def heartbeat_many(
+        self, claims: Sequence[Claim], lease_seconds: float
+    ) -> dict[str, LeaseState]:
+        """`heartbeat` for many claims of one worker in one statement, by task id (a worker
+        holding hundreds of upstream jobs beats them all at once)."""
+
     def report_progress(self, claim: Claim, fraction: float) -> LeaseState:
         """Raise progress to `fraction` (never lower it, never to 1); like a heartbeat, say
         whether the lease is held and whether a cancel was asked."""
@@ -124,9 +130,10 @@ class TaskQueue(Protocol):
         self,
         claim: Claim,
         failure: str,
-        code: FailureCode,
+        code: FailureCode | str,
         timings: dict[str, float] | None = None,
-    ) -> bool: ...
+    ) -> bool:
+        """Finish as FAILED with `code`: one of ours, or an upstream's own (`SAFETY.INPUT.TEXT`)."""
 
     def cancelled(self, claim: Claim) -> bool: ...
 

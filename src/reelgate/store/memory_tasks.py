@@ -191,6 +191,11 @@ class MemoryTasks:
             row.lease_until = self._s.clock() + lease_seconds
             return LeaseState(held=True, cancel_requested=row.task.cancel_requested)
 
+    def heartbeat_many(
+        self, claims: Sequence[Claim], lease_seconds: float
+    ) -> dict[str, LeaseState]:
+        return {claim.task.id: self.heartbeat(claim, lease_seconds) for claim in claims}
+
     def report_progress(self, claim: Claim, fraction: float) -> LeaseState:
         fraction = min(max(fraction, 0.0), MAX_RUNNING_PROGRESS)
         with self._s.lock:
@@ -219,11 +224,11 @@ class MemoryTasks:
         self,
         claim: Claim,
         failure: str,
-        code: FailureCode,
+        code: FailureCode | str,
         timings: dict[str, float] | None = None,
     ) -> bool:
         return self._finish(
-            claim, TaskStatus.FAILED, failure=failure, failure_code=code.value, timings=timings
+            claim, TaskStatus.FAILED, failure=failure, failure_code=str(code), timings=timings
         )
 
     def cancelled(self, claim: Claim) -> bool:

@@ -292,6 +292,26 @@ class TaskRepo:
         )
         return self._lease_state(stmt)
 
+    def heartbeat_many(
+        self, claims: Sequence[Claim], lease_seconds: float
+    ) -> dict[str, LeaseState]:
+        states = {c.task.id: LeaseState(held=False, cancel_requested=False) for c in claims}
+        if not claims:
+            return states
+        held = sa.tuple_(tasks.c.id, tasks.c.lease_token).in_(
+            [(c.task.id, c.token) for c in claims]
+        )
+        stmt = (
+            tasks.update()
+            .where(held & (tasks.c.status == _RUNNING))
+            .values(lease_until=self._now() + lease_seconds)
+            .returning(tasks.c.id, tasks.c.cancel_requested)
+        )
+        with self._engine.begin() as conn:
+            for task_id, cancel in conn.execute(stmt):
+                states[task_id] = LeaseState(held=True, cancel_requested=bool(cancel))
+        return states
+
     def report_progress(self, claim: Claim, fraction: float) -> LeaseState:
         """Raise the task's progress to `fraction` (never lowers it); like a heartbeat, say
         whether the lease is still held and whether a cancel was asked for."""
@@ -335,11 +355,11 @@ class TaskRepo:
         self,
         claim: Claim,
         failure: str,
-        code: FailureCode,
+        code: FailureCode | str,
         timings: dict[str, float] | None = None,
     ) -> bool:
         return self._finish(
-            claim, TaskStatus.FAILED, failure=failure, failure_code=code.value, timings=timings
+            claim, TaskStatus.FAILED, failure=failure, failure_code=str(code), timings=timings
         )
 
     def cancelled(self, claim: Claim) -> bool:

@@ -22,6 +22,7 @@ from reelgate.blobs.base import BlobStore
 from reelgate.engines.registry import ModelRegistry
 from reelgate.outbound import OutboundPolicy
 from reelgate.store.base import TaskQueue, WorkerInfo, WorkerRegistry
+from reelgate.worker.jobs import JobRunner
 from reelgate.worker.runner import Worker, WorkerConfig, sweep_work_dir
 
 log = logging.getLogger(__name__)
@@ -62,34 +63,44 @@ class WorkerPool:
         self._hostname = socket.gethostname()
         self._started_at = time.time()
         base = f"{self._hostname}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
+        frames = registry.subset(registry.frame_models)
         self.workers = [
             Worker(
                 f"{base}-{i}",
                 tasks,
                 blobs,
-                registry,
+                frames,
                 config,
                 wake=self._wake,
                 abort=self._abort,
                 policy=policy,
             )
-            for i in range(count)
+            for i in range(count if frames.names else 0)
         ]
+        # Job engines (upstream) wait on an event loop: one runner holds all their tasks.
+        self.jobs: JobRunner | None = None
+        if count and registry.job_models:
+            registry.build_job_engines()  # a missing key stops start-up, not a task
+            self.jobs = JobRunner(f"{base}-jobs", tasks, blobs, registry, config, policy=policy)
         self._threads = [
             threading.Thread(target=w.run, args=(self._stop,), name=w.worker_id, daemon=True)
             for w in self.workers
         ]
         self._threads.append(threading.Thread(target=self._reap, name="reaper", daemon=True))
-        if directory is not None and self.workers:
+        if directory is not None and (self.workers or self.jobs):
             self._threads.append(threading.Thread(target=self._beat, name="beat", daemon=True))
 
     def start(self) -> None:
         for thread in self._threads:
             thread.start()
+        if self.jobs is not None:
+            self.jobs.start()
 
     def wake(self) -> None:
         """Tell idle workers a task was just queued, so pickup does not wait for a poll."""
         self._wake.set()
+        if self.jobs is not None:
+            self.jobs.wake()
 
     def _reap(self) -> None:
         last_sweep = 0.0
@@ -120,19 +131,25 @@ class WorkerPool:
                 )
 
     def infos(self) -> list[WorkerInfo]:
-        return [
-            WorkerInfo(
-                id=w.worker_id,
-                hostname=self._hostname,
-                pid=os.getpid(),
-                models=self._registry.names,
-                device=self._device,
-                started_at=self._started_at,
-                heartbeat_at=time.time(),
-                current_task_id=w.current_task_id,
-            )
+        infos = [
+            self._info(w.worker_id, self._registry.frame_models, w.current_task_id)
             for w in self.workers
         ]
+        if self.jobs is not None:
+            infos.append(self._info(self.jobs.worker_id, self._registry.job_models, None))
+        return infos
+
+    def _info(self, worker_id: str, models: tuple[str, ...], task_id: str | None) -> WorkerInfo:
+        return WorkerInfo(
+            id=worker_id,
+            hostname=self._hostname,
+            pid=os.getpid(),
+            models=models,
+            device=self._device,
+            started_at=self._started_at,
+            heartbeat_at=time.time(),
+            current_task_id=task_id,
+        )
 
     def _beat(self) -> None:
         assert self._directory is not None
@@ -148,13 +165,16 @@ class WorkerPool:
         self._stop.set()
         self._wake.set()
         deadline = time.monotonic() + grace_seconds
+        if self.jobs is not None:
+            self.jobs.stop(grace_seconds)
         for thread in self._threads:
             thread.join(max(0.0, deadline - time.monotonic()))
         self._abort.set()
         for thread in self._threads:
             thread.join()
-        if self._directory is not None and self.workers:
+        registered = [info.id for info in self.infos()]
+        if self._directory is not None and registered:
             try:
-                self._directory.remove([w.worker_id for w in self.workers])
+                self._directory.remove(registered)
             except Exception:
                 log.exception("could not deregister workers")

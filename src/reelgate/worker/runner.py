@@ -87,7 +87,7 @@ class _Context:
         self.check()
 
 
-class _Stopwatch:
+class Stopwatch:
     """Seconds per stage of one attempt, written to the task record when it finishes."""
 
     def __init__(self) -> None:
@@ -162,7 +162,7 @@ class Worker:
         # its attempt number, and the next claimer must never share a folder with this one.
         work = self._config.work_dir / task.id / f"lease-{claim.token}"
         prefix = keys.attempt_prefix(task.id, task.attempt)
-        clock = _Stopwatch()
+        clock = Stopwatch()
         clock.add("queue_wait", max(0.0, time.time() - task.created_at))
         lease = LeaseKeeper(
             self._tasks, claim, self._config.heartbeat_seconds, self._config.lease_seconds
@@ -174,7 +174,7 @@ class Worker:
                 outputs = self._render(claim, ctx, work, clock)
                 ctx.check()
                 # Before the commit: a crash after it must not leave work files behind.
-                _remove_work(work)
+                remove_work(work)
                 if not self._tasks.succeed(claim, outputs, clock.seconds):
                     raise TaskInterrupted(LEASE_LOST)
             log.info("task %s attempt %d succeeded: %s", task.id, task.attempt, clock.seconds)
@@ -199,7 +199,7 @@ class Worker:
                 log.info("task %s attempt %d: lease lost (%s)", task.id, task.attempt, exc)
 
     def _discard(self, work: Path, prefix: str) -> None:
-        _remove_work(work)
+        remove_work(work)
         self._blobs.delete_prefix(prefix)
 
     def _reference(self, spec: GenerationSpec) -> Reference | None:
@@ -225,7 +225,7 @@ class Worker:
             if stale.name != f"lease-{claim.token}":
                 shutil.rmtree(stale, ignore_errors=True)
 
-    def _engine(self, model: str, clock: _Stopwatch) -> Engine:
+    def _engine(self, model: str, clock: Stopwatch) -> Engine:
         engine, load_seconds = self._registry.load(model)
         if load_seconds is not None:  # this task waited for the model: a cold start
             clock.add("load", load_seconds)
@@ -233,7 +233,7 @@ class Worker:
             log.info("model %s loaded in %.2fs for its first task", model, load_seconds)
         return engine
 
-    def _render(self, claim: Claim, ctx: _Context, work: Path, clock: _Stopwatch) -> Outputs:
+    def _render(self, claim: Claim, ctx: _Context, work: Path, clock: Stopwatch) -> Outputs:
         task = claim.task
         spec = task.spec
         engine = self._engine(spec.model, clock)
@@ -280,7 +280,7 @@ class Worker:
         return outputs
 
 
-def _remove_work(work: Path) -> None:
+def remove_work(work: Path) -> None:
     shutil.rmtree(work, ignore_errors=True)
     with contextlib.suppress(OSError):
         work.parent.rmdir()  # only when no other claim's folder is left in it

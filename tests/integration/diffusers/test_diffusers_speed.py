@@ -61,7 +61,7 @@ def engine(tiny_models: Path) -> Iterator[Callable[[str], DiffusersEngine]]:
     """Engines by setting name, each built on first use and kept for the module."""
     path = tiny_models / "speed.toml"
     path.write_text(
-        "".join(entry(name, "wan", **keys) for name, keys in {**PLAIN, **SETTINGS}.items())
+        "".join(entry(name, "wan", STEPS, **keys) for name, keys in {**PLAIN, **SETTINGS}.items())
     )
     configs = {e.name: e.config for e in load_models_file(path)}
     built: dict[str, DiffusersEngine] = {}

@@ -8,10 +8,10 @@ import ipaddress
 import json
 import socket
 import time
-from typing import TYPE_CHECKING
 
 import pytest
 from standardwebhooks import Webhook
+from tests.support.receiver import Received, Receiver, Reply
 
 import reelgate
 import reelgate.notifier
@@ -19,32 +19,51 @@ from reelgate.notifier import AttemptResult, Outcome, deliver, generate_secret
 from reelgate.notifier.delivery import MAX_REPLY_BYTES, parse_retry_after
 from reelgate.outbound import OutboundPolicy, guarded_client
 
-if TYPE_CHECKING:
-    from conftest import Receiver
-
 LOOPBACK_ALLOWED = OutboundPolicy(allow_nets=(ipaddress.ip_network("127.0.0.0/8"),))
-SECRET = generate_secret()
+RETRY_AFTER_DATE_SECONDS = 90  # how far ahead /unavailable-until puts its Retry-After date
 TASK = {"task_id": "3d957031-9a2a-45e2-9dc7-bc8513059c50", "status": "SUCCESS", "progress": "100%"}
 BODY = json.dumps(TASK).encode()
 
 
-def attempt(
+def send(
     url: str,
+    secret: str,
     *,
     policy: OutboundPolicy = LOOPBACK_ALLOWED,
     timeout_seconds: float = 5.0,
     msg_id: str = "msg_3d957031",
 ) -> AttemptResult:
+    """One delivery of `BODY` to `url`, signed with `secret`."""
+
     async def go() -> AttemptResult:
         async with guarded_client(policy) as client:
-            return await deliver(client, url, msg_id, BODY, SECRET, timeout_seconds=timeout_seconds)
+            return await deliver(client, url, msg_id, BODY, secret, timeout_seconds=timeout_seconds)
 
     return asyncio.run(go())
 
 
+def attempt(
+    receiver: Receiver,
+    path: str,
+    *,
+    policy: OutboundPolicy = LOOPBACK_ALLOWED,
+    timeout_seconds: float = 5.0,
+    msg_id: str = "msg_3d957031",
+) -> AttemptResult:
+    """One delivery to `path` on `receiver`, signed with the secret it verifies against."""
+    assert receiver.secret is not None
+    return send(
+        receiver.url_for(path),
+        receiver.secret,
+        policy=policy,
+        timeout_seconds=timeout_seconds,
+        msg_id=msg_id,
+    )
+
+
 @pytest.mark.parametrize(("path", "status"), [("/ok", 200), ("/accepted", 202)])
 def test_a_2xx_is_delivered(loopback_receiver: Receiver, path: str, status: int) -> None:
-    result = attempt(loopback_receiver.url(path))
+    result = attempt(loopback_receiver, path)
 
     assert result.outcome is Outcome.DELIVERED
     assert result.status_code == status
@@ -55,10 +74,11 @@ def test_a_2xx_is_delivered(loopback_receiver: Receiver, path: str, status: int)
 def test_the_receiver_can_verify_the_delivery_with_a_standard_webhooks_library(
     loopback_receiver: Receiver,
 ) -> None:
-    attempt(loopback_receiver.url("/ok"), msg_id="msg_event_1")
+    attempt(loopback_receiver, "/ok", msg_id="msg_event_1")
 
     (received,) = loopback_receiver.requests
-    assert Webhook(SECRET).verify(received.body, received.headers) == TASK
+    assert received.verified, received.error  # by the standardwebhooks package, on arrival
+    assert received.payload == TASK
     assert received.headers["webhook-id"] == "msg_event_1"
     assert abs(int(received.headers["webhook-timestamp"]) - time.time()) < 60
     assert received.headers["content-type"] == "application/json"
@@ -67,16 +87,19 @@ def test_the_receiver_can_verify_the_delivery_with_a_standard_webhooks_library(
 
 
 def test_a_tampered_body_fails_verification(loopback_receiver: Receiver) -> None:
-    attempt(loopback_receiver.url("/ok"))
+    attempt(loopback_receiver, "/ok")
 
     (received,) = loopback_receiver.requests
+    assert received.verified, received.error
+    assert loopback_receiver.secret is not None
+    tampered = received.body.replace(b"SUCCESS", b"FAILURE")
     with pytest.raises(Exception, match="No matching signature found"):
-        Webhook(SECRET).verify(received.body.replace(b"SUCCESS", b"FAILURE"), received.headers)
+        Webhook(loopback_receiver.secret).verify(tampered, received.headers)
 
 
 def test_a_500_is_retried_under_the_same_webhook_id(loopback_receiver: Receiver) -> None:
-    first = attempt(loopback_receiver.url("/broken"), msg_id="msg_same")
-    second = attempt(loopback_receiver.url("/broken"), msg_id="msg_same")
+    first = attempt(loopback_receiver, "/broken", msg_id="msg_same")
+    second = attempt(loopback_receiver, "/broken", msg_id="msg_same")
 
     for result in (first, second):
         assert result.outcome is Outcome.RETRY
@@ -84,12 +107,11 @@ def test_a_500_is_retried_under_the_same_webhook_id(loopback_receiver: Receiver)
         assert result.error == "receiver answered 500"
     ids = {r.headers["webhook-id"] for r in loopback_receiver.requests}
     assert ids == {"msg_same"}  # receivers deduplicate on it
-    for received in loopback_receiver.requests:
-        Webhook(SECRET).verify(received.body, received.headers)
+    assert [r.verified for r in loopback_receiver.requests] == [True, True]
 
 
 def test_a_410_stops_retries(loopback_receiver: Receiver) -> None:
-    result = attempt(loopback_receiver.url("/gone"))
+    result = attempt(loopback_receiver, "/gone")
 
     assert result.outcome is Outcome.GONE
     assert result.status_code == 410
@@ -100,7 +122,7 @@ def test_a_410_stops_retries(loopback_receiver: Receiver) -> None:
 def test_a_redirect_is_a_failure_and_its_target_is_never_contacted(
     loopback_receiver: Receiver,
 ) -> None:
-    result = attempt(loopback_receiver.url("/redirect"))
+    result = attempt(loopback_receiver, "/redirect")
 
     assert result.outcome is Outcome.RETRY
     assert result.status_code == 302
@@ -110,26 +132,32 @@ def test_a_redirect_is_a_failure_and_its_target_is_never_contacted(
 
 
 def test_a_429_retry_after_in_seconds_is_reported(loopback_receiver: Receiver) -> None:
-    result = attempt(loopback_receiver.url("/throttled"))
+    result = attempt(loopback_receiver, "/throttled")
 
     assert result.outcome is Outcome.RETRY
     assert result.status_code == 429
     assert result.retry_after_seconds == 120.0
 
 
+def _unavailable_until(received: Received) -> Reply:
+    when = email.utils.formatdate(time.time() + RETRY_AFTER_DATE_SECONDS, usegmt=True)
+    return Reply(503, b"", {"Retry-After": when})
+
+
 def test_a_503_retry_after_as_an_http_date_is_reported(loopback_receiver: Receiver) -> None:
-    result = attempt(loopback_receiver.url("/unavailable-until"))
+    loopback_receiver.routes["/unavailable-until"] = _unavailable_until
+    result = attempt(loopback_receiver, "/unavailable-until")
 
     assert result.outcome is Outcome.RETRY
     assert result.status_code == 503
     assert result.retry_after_seconds is not None
-    ahead = loopback_receiver.retry_after_date_seconds
+    ahead = RETRY_AFTER_DATE_SECONDS
     assert ahead - 3 <= result.retry_after_seconds <= ahead
 
 
 def test_a_receiver_slower_than_the_timeout_is_retried(loopback_receiver: Receiver) -> None:
     started = time.perf_counter()
-    result = attempt(loopback_receiver.url("/sleepy"), timeout_seconds=0.3)
+    result = attempt(loopback_receiver, "/sleepy", timeout_seconds=0.3)
 
     assert time.perf_counter() - started < 3
     assert result.outcome is Outcome.RETRY
@@ -140,7 +168,7 @@ def test_a_receiver_slower_than_the_timeout_is_retried(loopback_receiver: Receiv
 
 def test_a_huge_reply_is_cut_at_64_kib_and_still_delivered(loopback_receiver: Receiver) -> None:
     started = time.perf_counter()
-    result = attempt(loopback_receiver.url("/huge"))
+    result = attempt(loopback_receiver, "/huge")
 
     assert time.perf_counter() - started < 3
     assert result.outcome is Outcome.DELIVERED
@@ -153,7 +181,7 @@ def test_a_closed_port_is_retried_with_the_reason() -> None:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]  # released on exit: nothing listens there
 
-    result = attempt(f"http://127.0.0.1:{port}/hook")
+    result = send(f"http://127.0.0.1:{port}/hook", generate_secret())
 
     assert result.outcome is Outcome.RETRY
     assert result.status_code is None
@@ -162,7 +190,7 @@ def test_a_closed_port_is_retried_with_the_reason() -> None:
 
 
 def test_a_refused_address_is_retried_and_nothing_is_sent(loopback_receiver: Receiver) -> None:
-    result = attempt(loopback_receiver.url("/ok"), policy=OutboundPolicy())
+    result = attempt(loopback_receiver, "/ok", policy=OutboundPolicy())
 
     assert result.outcome is Outcome.RETRY
     assert result.status_code is None

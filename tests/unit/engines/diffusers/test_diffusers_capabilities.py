@@ -110,7 +110,7 @@ def _config(tmp_path: Path, **keys: Any) -> DiffusersConfig:
 
 
 def test_an_entry_without_speed_settings_asks_the_install_nothing(tmp_path: Path) -> None:
-    check_speed_settings(_config(tmp_path), NothingAsked())  # type: ignore[arg-type]
+    check_speed_settings(_config(tmp_path), NothingAsked())
 
 
 def test_settings_the_install_offers_pass(tmp_path: Path) -> None:

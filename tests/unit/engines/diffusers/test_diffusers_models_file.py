@@ -11,13 +11,12 @@ import pytest
 from reelgate.engines.diffusers.config import DiffusersConfig, Family
 from reelgate.engines.models_file import (
     DEFAULT_MODELS,
-    ModelsFileError,
     SyntheticConfig,
     default_entries,
     load_models_file,
 )
 from reelgate.engines.registry import ModelRegistry, engine_factories
-from reelgate.errors import SettingsError
+from reelgate.errors import ModelsFileError, SettingsError
 
 ISSUE_ENTRY = """
 [models.gen4_turbo]
