@@ -206,10 +206,17 @@ def measure(device: str, run: Callable[[StepClock], list[Frame] | None]) -> Run:
 
 
 def stock_call(
-    pipe: Any, shape: Shape, prompt: str, steps: int, seed: int, clock: StepClock | None
-) -> list[Frame]:
+    pipe: Any,
+    shape: Shape,
+    prompt: str,
+    steps: int,
+    seed: int,
+    clock: StepClock | None,
+    *,
+    decode: bool = True,
+) -> list[Frame] | None:
     """The plain diffusers call, as a script would write it; uint8 frames as the engine makes
-    them (the same rounding), for the PSNR comparisons."""
+    them (the same rounding), for the PSNR comparisons. `decode=False` stops at the latents."""
     output = pipe(
         prompt=prompt,
         height=shape.height,
@@ -218,10 +225,12 @@ def stock_call(
         num_inference_steps=steps,
         guidance_scale=5.0,
         generator=torch.Generator("cpu").manual_seed(seed),
-        output_type="pt",
+        output_type="pt" if decode else "latent",
         max_sequence_length=shape.text_tokens,
         callback_on_step_end=clock.on_step if clock else None,
     )
+    if not decode:
+        return None
     pixels = output.frames[0].mul(255.0).round_().clamp_(0, 255).to(torch.uint8)
     return list(pixels.permute(0, 2, 3, 1).contiguous().cpu().numpy())
 

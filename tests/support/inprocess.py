@@ -44,9 +44,7 @@ class PortalTransport(httpx.BaseTransport):
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         body = request.read()  # a sync stream cannot be read on the event loop
-        buffered = httpx.Request(
-            request.method, request.url, headers=request.headers, content=body
-        )
+        buffered = httpx.Request(request.method, request.url, headers=request.headers, content=body)
 
         async def call() -> httpx.Response:
             response = await self._inner.handle_async_request(buffered)
@@ -99,7 +97,7 @@ class InProcessServer:
         self.runtime: Runtime | None = None
         self._stack = contextlib.ExitStack()
         self._portal: anyio.from_thread.BlockingPortal | None = None
-        self._lifespan: AbstractAsyncContextManager[None] | None = None
+        self._lifespan: AbstractAsyncContextManager[Any] | None = None
         self.app: FastAPI | None = None
         self._tracebacks = _TracebackLog()
 
@@ -109,8 +107,9 @@ class InProcessServer:
         self.runtime.store.prepare()
         self.app = build_http_app(self.runtime, self.settings.workers)
         self._portal = self._stack.enter_context(anyio.from_thread.start_blocking_portal())
-        self._lifespan = self.app.router.lifespan_context(self.app)
-        self._portal.call(self._lifespan.__aenter__)
+        lifespan = self.app.router.lifespan_context(self.app)
+        self._portal.call(lifespan.__aenter__)
+        self._lifespan = lifespan
         return self
 
     def stop(self) -> None:
@@ -133,7 +132,8 @@ class InProcessServer:
         self.stop()
 
     def transport(self) -> PortalTransport:
-        assert self.app is not None and self._portal is not None, "start() first"
+        assert self.app is not None, "start() first"
+        assert self._portal is not None, "start() first"
         return PortalTransport(self.app, self._portal)
 
     def client(

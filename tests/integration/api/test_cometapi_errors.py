@@ -18,7 +18,7 @@ CALLBACK = "https://example.com/hook"
 
 def _assert_error(response: httpx.Response, status: int, code: str) -> dict[str, Any]:
     assert response.status_code == status, response.text
-    body = response.json()
+    body: dict[str, Any] = response.json()
     assert body["code"] == code
     assert body["data"] is None
     rid = response.headers["x-request-id"]

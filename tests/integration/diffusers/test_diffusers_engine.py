@@ -10,6 +10,7 @@ import pytest
 
 from reelgate.core.tasks import GenerationSpec, MotionVector
 from reelgate.engines.base import Engine, Frame, Reference
+from reelgate.engines.diffusers.engine import DiffusersEngine
 from reelgate.engines.models_file import ModelEntry, load_models_file
 from reelgate.engines.registry import engine_factories
 from reelgate.errors import TaskInterrupted
@@ -35,7 +36,12 @@ class _Ctx:
 @pytest.fixture(scope="module")
 def engines(models_file: Path) -> dict[str, Engine]:
     factories = engine_factories(load_models_file(models_file))
-    return {family: factories[f"tiny-{family}"]() for family in FAMILIES}
+    built = {family: factories[f"tiny-{family}"]() for family in FAMILIES}
+    frame_engines: dict[str, Engine] = {
+        family: e for family, e in built.items() if isinstance(e, DiffusersEngine)
+    }
+    assert frame_engines.keys() == built.keys()
+    return frame_engines
 
 
 def _spec(seconds: int = 1, seed: int = 5, **changes: object) -> GenerationSpec:
@@ -133,4 +139,6 @@ def _engine(folder: Path, text: str, name: str) -> Engine:
     path = folder / f"{name}.toml"
     path.write_text(text)
     entries: tuple[ModelEntry, ...] = load_models_file(path)
-    return engine_factories(entries)[name]()
+    engine = engine_factories(entries)[name]()
+    assert isinstance(engine, DiffusersEngine)
+    return engine

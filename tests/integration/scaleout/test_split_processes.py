@@ -39,7 +39,7 @@ def _cli(data_dir: Path, url: str, *args: str) -> subprocess.CompletedProcess[st
 
 def _small(model: str) -> dict[str, object]:
     body = seed_body(CALLBACK, ratio="1:1", model=model)
-    body["options"]["seconds"] = 5  # type: ignore[index]
+    body["options"]["seconds"] = 5
     return body
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable
+from functools import partial
 
 import pytest
 from starlette.requests import Request
@@ -136,7 +137,7 @@ def test_a_stored_keys_rate_override_sets_its_own_pace() -> None:
 def test_an_address_with_too_many_failed_attempts_is_refused_even_with_a_good_key() -> None:
     auth = Authenticator(settings(auth_failures_per_minute=3.0), MemoryStore().keys)
     for attempt in range(3):
-        guess = refused(lambda attempt=attempt: auth.authenticate(bearer(f"rg_guess_{attempt}"), CLIENT))  # type: ignore[misc]
+        guess = refused(partial(auth.authenticate, bearer(f"rg_guess_{attempt}"), CLIENT))
         assert guess.kind is ErrorKind.INVALID_TOKEN
 
     blocked = refused(lambda: auth.authenticate(bearer(ENV_KEY), CLIENT))

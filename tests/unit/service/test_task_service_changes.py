@@ -407,7 +407,10 @@ def test_deliveries_list_each_event_with_its_attempts(rig: Rig, service: TaskSer
     assert delivery.event.id == event.id
     assert delivery.event.state is EventState.PENDING
     assert delivery.attempts == [attempt]
-    assert service.deliveries(ALICE.owner_id, service.create(ALICE, request(callback_url=None)).id) == []
+    assert (
+        service.deliveries(ALICE.owner_id, service.create(ALICE, request(callback_url=None)).id)
+        == []
+    )
 
 
 def test_redeliver_makes_a_failed_event_due_now(rig: Rig, service: TaskService) -> None:
@@ -456,7 +459,10 @@ def test_links_point_at_the_files_and_are_signed(rig: Rig, service: TaskService)
     links = service.links(done)
 
     assert links is not None
-    for url, key in ((links.video, done.outputs.video_key), (links.poster, done.outputs.poster_key)):
+    for url, key in (
+        (links.video, done.outputs.video_key),
+        (links.poster, done.outputs.poster_key),
+    ):
         parts = urlsplit(url)
         assert parts.path == f"/files/{key}"
         query = parse_qs(parts.query)

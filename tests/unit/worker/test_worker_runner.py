@@ -63,7 +63,7 @@ class Scripted:
     def __init__(
         self,
         frames: int = FRAMES,
-        before: Callable[[], None] = lambda: None,
+        before: Callable[[], object] = lambda: None,
         fail_after: int | None = None,
     ) -> None:
         self.frames = frames

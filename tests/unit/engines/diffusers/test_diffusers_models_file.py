@@ -109,7 +109,7 @@ def test_synthetic_entries_and_quoted_names(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("text", "problem"),
     [
-        (entry(engine="upstream"), 'engine: must be "synthetic" or "diffusers"'),
+        (entry(engine="magic"), 'engine: must be "synthetic", "diffusers" or "upstream"'),
         (entry(family="hunyuan"), "family: Input should be 'wan', 'ltx' or 'cogvideox'"),
         (entry(guidence=3.0), "guidence: unknown key"),
         (entry(steps=0), "steps: Input should be greater than or equal to 1"),
