@@ -26,6 +26,7 @@ from fastapi import FastAPI
 from reelgate.api.app import create_app
 from reelgate.blobs.base import output_links
 from reelgate.core.tasks import Task
+from reelgate.http import HttpLimits, protocol_class
 from reelgate.notifier.dispatcher import Dispatcher
 from reelgate.notifier.payload import task_payload
 from reelgate.notifier.schedule import RETRY_DELAYS_SECONDS
@@ -150,6 +151,7 @@ def serve(
                 flush=True,
             )
     app = build_http_app(runtime, settings.workers if workers is None else workers)
+    trusted_proxies = settings.trusted_proxy_list()
     config = uvicorn.Config(
         app,
         host=host,
@@ -158,12 +160,27 @@ def serve(
         lifespan="on",
         access_log=False,
         timeout_graceful_shutdown=5,
+        http=protocol_class(http_limits(settings)),
+        timeout_keep_alive=settings.http_keepalive_seconds,
+        limit_concurrency=settings.http_max_connections,
+        # Forwarded headers count only from the proxies the operator named (none by default).
+        proxy_headers=bool(trusted_proxies),
+        forwarded_allow_ips=trusted_proxies,
     )
     # uvicorn re-raises the signal that stopped it once it has shut down cleanly; with these
     # handlers in place that becomes exit status 0 rather than death by SIGTERM (143).
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, _exit_cleanly)
     uvicorn.Server(config).run()
+
+
+def http_limits(settings: Settings) -> HttpLimits:
+    return HttpLimits(
+        max_header_bytes=settings.http_max_header_bytes,
+        header_timeout=settings.http_header_timeout_seconds,
+        body_idle_timeout=settings.http_body_idle_timeout_seconds,
+        body_timeout=settings.http_body_timeout_seconds,
+    )
 
 
 def _exit_cleanly(signum: int, _frame: object) -> None:

@@ -38,8 +38,23 @@ class Settings(BaseSettings):
     # Request rate per key (token bucket): `rate_per_minute` sustained, `rate_burst` at once.
     rate_per_minute: float = Field(default=600.0, gt=0)
     rate_burst: int = Field(default=60, ge=1)
-    # Failed authentications allowed per client address and minute.
+    # Failed authentications allowed per client address and minute; past it a wrong key gets
+    # 429 rather than 401 (a valid key from the same address is still let in).
     auth_failures_per_minute: float = Field(default=30.0, gt=0)
+    # Proxies whose X-Forwarded-For / X-Forwarded-Proto are believed: comma-separated addresses
+    # or CIDRs. Empty: none, so the client address is always the connection's peer.
+    trusted_proxies: str = ""
+
+    # HTTP connections (see reelgate/http.py): the largest request head, how long a head may take
+    # to arrive, how long a body may pause and take in all, how long an idle keep-alive
+    # connection is kept, and how many connections and requests are served at once (beyond it:
+    # 503).
+    http_max_header_bytes: int = Field(default=32 * 1024, ge=1024, le=1024 * 1024)
+    http_header_timeout_seconds: float = Field(default=15.0, gt=0)
+    http_body_idle_timeout_seconds: float = Field(default=30.0, gt=0)
+    http_body_timeout_seconds: float = Field(default=300.0, gt=0)
+    http_keepalive_seconds: int = Field(default=5, ge=1, le=3600)
+    http_max_connections: int = Field(default=1000, ge=1)
 
     # Leases: a worker that stops heart-beating loses its task after `lease_seconds`; the task is
     # then claimed again (attempt + 1) until `max_attempts` claims have been made.
@@ -75,6 +90,18 @@ class Settings(BaseSettings):
             raise SettingsError("REELGATE_WEBHOOK_RETRY_SCHEDULE: delays must be >= 0")
         return delays
 
+    def trusted_proxy_list(self) -> list[str]:
+        """REELGATE_TRUSTED_PROXIES as addresses and networks; SettingsError when malformed."""
+        entries = [entry.strip() for entry in self.trusted_proxies.split(",") if entry.strip()]
+        for entry in entries:
+            try:
+                ipaddress.ip_network(entry, strict=False)
+            except ValueError as exc:
+                raise SettingsError(
+                    f"REELGATE_TRUSTED_PROXIES: {entry!r} is not an IP address or CIDR network"
+                ) from exc
+        return entries
+
     def validate_for_start(self) -> None:
         """Reject combinations that would misbehave at run time."""
         if self.lease_seconds < 3 * self.heartbeat_seconds:
@@ -85,6 +112,7 @@ class Settings(BaseSettings):
             )
         self.outbound_allow_rules()  # raises on a malformed entry
         self.retry_schedule()
+        self.trusted_proxy_list()
 
     @property
     def resolved_database_url(self) -> str:

@@ -50,10 +50,9 @@ def create_app(services: ApiServices) -> FastAPI:
     app.include_router(native.admin_router)
     app.include_router(native.tasks_router)
 
-    def too_large(scope: Scope) -> Response:
+    def too_large(scope: Scope, limit: int) -> Response:
         return renderers.render_scope(
-            scope,
-            ApiError(ErrorKind.REQUEST_TOO_LARGE, f"the body exceeds {MAX_BODY_BYTES} bytes"),
+            scope, ApiError(ErrorKind.REQUEST_TOO_LARGE, f"the body exceeds {limit} bytes")
         )
 
     app.add_middleware(

@@ -47,20 +47,25 @@ class Authenticator:
         self._failures = TokenBuckets()
 
     def authenticate(self, authorization: str | None, client: str) -> Principal:
-        """The caller behind `Authorization: Bearer …`; ApiError when invalid or over a limit."""
+        """The caller behind `Authorization: Bearer …`; ApiError when invalid or over a limit.
+
+        Failed attempts are limited per client address: past the limit a wrong key is answered
+        429 instead of 401, while a valid key from the same address still gets in (one guesser
+        behind a shared address must not lock out everyone behind it)."""
         settings = self._settings
-        limit = settings.auth_failures_per_minute
-        wait = self._failures.peek(client, limit, limit)
-        if wait > 0:
-            raise ApiError(
-                ErrorKind.RATE_LIMITED,
-                "too many failed authentication attempts from this address",
-                retry_after_seconds=retry_after_seconds(wait),
-            )
         try:
             principal = self._resolve(authorization)
-        except ApiError:
-            self._failures.take(client, limit, limit)
+        except ApiError as refused:
+            # A bucket of at least one token, so a limit below one a minute still lets the
+            # first failure through to its 401 rather than refusing every request.
+            limit = settings.auth_failures_per_minute
+            wait = self._failures.take(client, limit, max(limit, 1.0))
+            if wait > 0:
+                raise ApiError(
+                    ErrorKind.RATE_LIMITED,
+                    "too many failed authentication attempts from this address",
+                    retry_after_seconds=retry_after_seconds(wait),
+                ) from refused
             raise
         wait = self._requests.take(
             principal.owner_id, principal.rate_per_minute, settings.rate_burst

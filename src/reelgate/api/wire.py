@@ -6,6 +6,7 @@ Seed, Speed                  integer seeds and motion speeds as every dialect ta
 runway_version, …Header      `X-Runway-Version` (CONTRACT.md 0)
 idempotency, …Header         the `Idempotency-Key` header and the request's fingerprint
 StrictJsonRoute, loads       strict JSON bodies
+strict_form, FormError       form bodies whose text fields must be UTF-8
 first_validation_error       FastAPI's validation errors as one `invalid_request`
 rename_param                 an error's field named in a dialect's own spelling
 """
@@ -17,12 +18,16 @@ import json
 import unicodedata
 from collections.abc import Callable, Coroutine, Mapping, Sequence
 from typing import Annotated, Any
+from urllib.parse import unquote_to_bytes
 
 import orjson
 from fastapi import Header, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
 from pydantic import AfterValidator, BaseModel, Field, StrictFloat, StrictInt
+from python_multipart.multipart import parse_options_header
+from starlette.datastructures import FormData
+from starlette.formparsers import FormParser, MultiPartException, MultiPartParser
 from starlette.responses import Response
 
 from reelgate.core.tasks import MAX_SEED
@@ -200,6 +205,55 @@ class StrictJsonRoute(APIRoute):
             return await handler(StrictJsonRequest(request.scope, request.receive))
 
         return strict
+
+
+# -- strict form bodies ----------------------------------------------------------------------------
+# Starlette decodes a form field that is not valid UTF-8 as latin-1, so the same bytes would be
+# stored as different text than a JSON body carrying them; these parsers refuse such fields.
+class FormError(ValueError):
+    """A form body that cannot be read (the reason is the message)."""
+
+
+class _StrictMultiPartParser(MultiPartParser):
+    def on_part_end(self) -> None:
+        part = self._current_part
+        if part.file is None:
+            try:
+                bytes(part.data).decode("utf-8")
+            except UnicodeDecodeError:
+                raise MultiPartException(
+                    f"the form field {part.field_name[:64]!r} is not valid UTF-8"
+                ) from None
+        super().on_part_end()
+
+
+class _StrictFormParser(FormParser):
+    def on_field_end(self) -> None:
+        for raw in (self._field_name, self._field_value):
+            try:
+                unquote_to_bytes(bytes(raw).replace(b"+", b" ")).decode("utf-8")
+                raw.decode("ascii")
+            except UnicodeDecodeError:
+                raise MultiPartException("a form field is not valid UTF-8") from None
+        super().on_field_end()
+
+
+async def strict_form(request: Request, *, max_files: int, max_fields: int) -> FormData:
+    """The request's multipart or urlencoded form (the caller closes it); FormError when
+    malformed."""
+    content_type, _ = parse_options_header(request.headers.get("content-type", ""))
+    stream = request.stream()
+    parser: MultiPartParser | FormParser
+    if content_type == b"multipart/form-data":
+        parser = _StrictMultiPartParser(
+            request.headers, stream, max_files=max_files, max_fields=max_fields
+        )
+    else:
+        parser = _StrictFormParser(request.headers, stream, max_fields=max_fields)
+    try:
+        return await parser.parse()
+    except MultiPartException as exc:
+        raise FormError(exc.message) from None
 
 
 # -- errors ----------------------------------------------------------------------------------------

@@ -7,6 +7,7 @@ from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, field_
 
 from reelgate.api.cometapi import docs
 from reelgate.api.wire import Prompt, Seed, Speed, check_text
+from reelgate.outbound import MAX_URL_CHARS
 
 RATIOS = (
     "16:9",
@@ -81,9 +82,10 @@ class GenerateIn(BaseModel):
             }
         },
     )
+    # The 2048-character limit is the outbound policy's, as for every URL (url_not_allowed).
     callback_url: str = Field(
-        max_length=2048,
         description="absolute http(s) URL that receives the finished task (CONTRACT.md 5)",
+        json_schema_extra={"maxLength": MAX_URL_CHARS},
     )
     prompt: Prompt = Field(
         description="1..1000 characters after trimming; no control or bidirectional characters "

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-TooLarge = Callable[[Scope], Response]
+TooLarge = Callable[[Scope, int], Response]  # the scope and the limit it exceeded
 
 
 class BodyLimitMiddleware:
@@ -53,7 +53,7 @@ class BodyLimitMiddleware:
                 except ValueError:
                     declared = limit + 1
                 if declared > limit:
-                    await self.too_large(scope)(scope, receive, send)
+                    await self.too_large(scope, limit)(scope, receive, send)
                     return
         received = 0
         exceeded = False
@@ -82,4 +82,4 @@ class BodyLimitMiddleware:
 
         await self.app(scope, counting_receive, guarded_send)
         if exceeded:
-            await self.too_large(scope)(scope, receive, send)
+            await self.too_large(scope, limit)(scope, receive, send)

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, field_validator
 
 from reelgate.api.wire import Prompt, Seed, Speed, check_text
+from reelgate.outbound import MAX_URL_CHARS
 
 # CometAPI's ratio names and OpenAI's pixel sizes, in that order.
 RATIOS = (
@@ -50,7 +53,10 @@ class TaskCreate(BaseModel):
     seed: Seed | None = None
     image: str | None = Field(default=None, max_length=1_000_000)
     image_as_end_frame: StrictBool = False
-    callback_url: str | None = Field(default=None, max_length=2048)
+    # The 2048-character limit is the outbound policy's, as for every URL (url_not_allowed).
+    callback_url: Annotated[str, Field(json_schema_extra={"maxLength": MAX_URL_CHARS})] | None = (
+        None
+    )
 
     @field_validator("style")
     @classmethod

@@ -8,10 +8,10 @@ fields are then checked by one pydantic model, so both encodings give the same e
 from __future__ import annotations
 
 import hashlib
+import json
 from dataclasses import dataclass
 from typing import Annotated, Any
 
-import orjson
 from fastapi import Request
 from pydantic import (
     AfterValidator,
@@ -22,10 +22,10 @@ from pydantic import (
     ValidationError,
     field_validator,
 )
-from starlette.datastructures import UploadFile
+from starlette.datastructures import FormData, UploadFile
 
 from reelgate.api.openai.errors import OpenAIError, validation_error
-from reelgate.api.wire import check_prompt
+from reelgate.api.wire import FormError, check_prompt, loads, strict_form
 from reelgate.errors import ErrorKind
 from reelgate.media.image import MAX_IMAGE_PIXELS, image_size
 from reelgate.outbound.fetch import MAX_IMAGE_BYTES
@@ -109,24 +109,18 @@ async def read_create(request: Request) -> CreateRequest:
     content_type = request.headers.get("content-type", "").lower()
     upload: Upload | None = None
     if content_type.startswith(("multipart/form-data", "application/x-www-form-urlencoded")):
-        async with request.form(max_files=1, max_fields=MAX_FORM_FIELDS) as form:
-            raw: dict[str, Any] = {}
-            reference: dict[str, Any] = {}
-            for name, value in form.multi_items():
-                if name in raw or name in reference:
-                    raise _invalid(name, "must be given once")
-                if isinstance(value, UploadFile):
-                    if name != "input_reference":
-                        raise _invalid(name, "must be text, not a file", code="invalid_type")
-                    upload = await _read_upload(value)
-                elif name == "input_reference":
-                    raise _invalid(name, "must be an image file upload", code="invalid_type")
-                elif name.startswith("input_reference[") and name.endswith("]"):
-                    reference[name.removeprefix("input_reference[").removesuffix("]")] = value
-                else:
-                    raw[name] = value
-            if reference:
-                raw["input_reference"] = reference
+        try:
+            form = await strict_form(request, max_files=1, max_fields=MAX_FORM_FIELDS)
+        except FormError as exc:
+            raise OpenAIError(
+                ErrorKind.INVALID_REQUEST,
+                f"We could not parse the form body of your request: {exc}.",
+                code="invalid_request",
+            ) from None
+        try:
+            raw, upload = await _form_fields(form)
+        finally:
+            await form.close()
     else:
         raw = _json_object(await request.body())
     try:
@@ -138,15 +132,38 @@ async def read_create(request: Request) -> CreateRequest:
     return CreateRequest(fields, upload)
 
 
+async def _form_fields(form: FormData) -> tuple[dict[str, Any], Upload | None]:
+    """A form's fields as the JSON body's, and its uploaded image if any."""
+    raw: dict[str, Any] = {}
+    reference: dict[str, Any] = {}
+    upload: Upload | None = None
+    for name, value in form.multi_items():
+        if name in raw or name in reference:
+            raise _invalid(name, "must be given once")
+        if isinstance(value, UploadFile):
+            if name != "input_reference":
+                raise _invalid(name, "must be text, not a file", code="invalid_type")
+            upload = await _read_upload(value)
+        elif name == "input_reference":
+            raise _invalid(name, "must be an image file upload", code="invalid_type")
+        elif name.startswith("input_reference[") and name.endswith("]"):
+            reference[name.removeprefix("input_reference[").removesuffix("]")] = value
+        else:
+            raw[name] = value
+    if reference:
+        raw["input_reference"] = reference
+    return raw, upload
+
+
 def _json_object(body: bytes) -> dict[str, Any]:
     if not body.strip():
         return {}
     try:
-        value = orjson.loads(body)
-    except orjson.JSONDecodeError:
+        value = loads(body)
+    except json.JSONDecodeError as exc:
         raise OpenAIError(
             ErrorKind.INVALID_REQUEST,
-            "We could not parse the JSON body of your request.",
+            f"We could not parse the JSON body of your request ({exc.msg}).",
             code="invalid_json",
         ) from None
     if not isinstance(value, dict):
