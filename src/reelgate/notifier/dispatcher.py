@@ -1,5 +1,11 @@
 """Drains the webhook outbox: lock due events, deliver each, record the attempt, reschedule.
 
+Deliveries run side by side, up to `max_in_flight` at once and `per_destination` at once to any
+one receiver (`scheme://host:port`). The dispatcher claims again whenever a delivery ends, a new
+event is announced or `poll_seconds` pass, never for a destination already at its cap, so a
+slow or silent receiver holds only its own slots: another receiver's new event is attempted
+within a claim's round trip of being written, however many events are stuck elsewhere.
+
 The body is rendered at each attempt, not when the event was written: retries run for about
 three days and the body carries signed links that expire after a day, so a late retry must carry
 fresh links. The `webhook-id` (the event id) stays the same across every attempt.
@@ -11,7 +17,9 @@ import asyncio
 import logging
 import random
 import time
+from collections import Counter
 from collections.abc import Callable
+from typing import Any
 
 import httpx
 
@@ -22,17 +30,19 @@ from reelgate.store.base import AttemptRecord, EventState, Outbox, OutboxEvent, 
 
 log = logging.getLogger(__name__)
 
-BATCH = 16  # events sent concurrently per pass
+MAX_IN_FLIGHT = 64  # deliveries at once per dispatcher (the guarded client holds 100 connections)
+PER_DESTINATION = 4  # deliveries at once to one receiver
 LOCK_MARGIN_SECONDS = 30.0  # an event stays locked this long past its delivery timeout
 
 Payload = Callable[[Task], bytes]
+InFlight = dict["asyncio.Future[None]", str]  # a delivery under way -> its destination
 
 
 class Dispatcher:
-    """Claims due events in batches, sends each through the guarded `client`, records every
-    attempt and schedules the next one; `payload` renders a task's body at send time. Several
-    dispatchers (one per API process) share one outbox: a claimed event is locked for the
-    delivery timeout plus a margin."""
+    """Claims due events, sends each through the guarded `client`, records every attempt and
+    schedules the next one; `payload` renders a task's body at send time. Several dispatchers
+    (one per API process) share one outbox: a claimed event is locked for the delivery timeout
+    plus a margin, and one claimed beyond its destination's cap is released at once."""
 
     def __init__(
         self,
@@ -46,6 +56,8 @@ class Dispatcher:
         poll_seconds: float,
         rng: random.Random | None = None,
         schedule: tuple[float, ...] = RETRY_DELAYS_SECONDS,
+        max_in_flight: int = MAX_IN_FLIGHT,
+        per_destination: int = PER_DESTINATION,
     ) -> None:
         self._outbox = outbox
         self._tasks = tasks
@@ -56,6 +68,8 @@ class Dispatcher:
         self._poll_seconds = poll_seconds
         self._rng = rng or random.Random()
         self._schedule = schedule
+        self._max_in_flight = max_in_flight
+        self._per_destination = per_destination
         self._wake = asyncio.Event()
 
     def wake(self) -> None:
@@ -63,31 +77,65 @@ class Dispatcher:
         self._wake.set()
 
     async def run(self, stop: asyncio.Event) -> None:
-        while not stop.is_set():
-            try:
-                sent = await self.drain_once()
-            except Exception:
-                log.exception("notifier pass failed")
-                sent = 0
-            if sent:
-                continue
-            self._wake.clear()
-            waits = {asyncio.ensure_future(stop.wait()), asyncio.ensure_future(self._wake.wait())}
-            _, pending = await asyncio.wait(
-                waits, timeout=self._poll_seconds, return_when=asyncio.FIRST_COMPLETED
-            )
-            for task in pending:
-                task.cancel()
+        in_flight: InFlight = {}
+        stopping = asyncio.ensure_future(stop.wait())
+        try:
+            while not stop.is_set():
+                try:
+                    await self._start_due(in_flight)
+                except Exception:
+                    log.exception("notifier pass failed")
+                self._wake.clear()
+                woken = asyncio.ensure_future(self._wake.wait())
+                waits: set[asyncio.Future[Any]] = {stopping, woken, *in_flight}
+                done, _ = await asyncio.wait(
+                    waits,
+                    timeout=self._poll_seconds,
+                    return_when=asyncio.FIRST_COMPLETED,
+                )
+                woken.cancel()
+                for finished in done:
+                    in_flight.pop(finished, None)
+        finally:
+            stopping.cancel()
+            if in_flight:  # deliveries under way end within their timeout
+                await asyncio.gather(*in_flight, return_exceptions=True)
 
     async def drain_once(self) -> int:
-        """Send every due event once; returns how many were attempted."""
+        """Start every due delivery the caps allow and wait for them; returns how many."""
+        in_flight: InFlight = {}
+        started = await self._start_due(in_flight)
+        await asyncio.gather(*in_flight)
+        return started
+
+    async def _start_due(self, in_flight: InFlight) -> int:
+        """Claim what the free slots allow and start it; returns how many were started."""
+        free = self._max_in_flight - len(in_flight)
+        if free <= 0:
+            return 0
+        counts = Counter(in_flight.values())
+        busy = {d for d, n in counts.items() if n >= self._per_destination}
         events = await asyncio.to_thread(
-            self._outbox.claim_due, BATCH, self._timeout_seconds + LOCK_MARGIN_SECONDS
+            self._outbox.claim_due, free, self._timeout_seconds + LOCK_MARGIN_SECONDS, busy
         )
-        await asyncio.gather(*(self._send(event) for event in events))
-        return len(events)
+        over_cap = []
+        for event in events:
+            if counts[event.destination] >= self._per_destination:
+                over_cap.append(event.id)
+                continue
+            counts[event.destination] += 1
+            in_flight[asyncio.ensure_future(self._send(event))] = event.destination
+        if over_cap:
+            await asyncio.to_thread(self._outbox.release, over_cap)
+        return len(events) - len(over_cap)
 
     async def _send(self, event: OutboxEvent) -> None:
+        try:
+            await self._attempt(event)
+        except Exception:
+            log.exception("webhook %s for task %s: attempt failed", event.id, event.task_id)
+
+    async def _attempt(self, event: OutboxEvent) -> None:
         attempt = event.attempts + 1
         started = time.time()
         task = await asyncio.to_thread(self._tasks.get, event.task_id, None)

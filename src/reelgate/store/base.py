@@ -18,7 +18,7 @@ exactly as an unknown one; `owner_id=None` is for internal callers (workers, not
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Protocol
@@ -166,6 +166,7 @@ class OutboxEvent:
     id: str
     task_id: str
     url: str
+    destination: str  # the receiver, `scheme://host:port` (rules.destination)
     event_type: str
     state: EventState
     attempts: int
@@ -185,8 +186,14 @@ class AttemptRecord:
 class Outbox(Protocol):
     """Webhook events, written with terminal transitions and drained by the notifier."""
 
-    def claim_due(self, limit: int, lock_seconds: float) -> list[OutboxEvent]:
-        """Lock up to `limit` due events for this notifier and return them."""
+    def claim_due(
+        self, limit: int, lock_seconds: float, skip: Collection[str] = ()
+    ) -> list[OutboxEvent]:
+        """Lock up to `limit` due events for this notifier, oldest due first, none for the
+        destinations in `skip`, and return them."""
+
+    def release(self, event_ids: Collection[str]) -> None:
+        """Unlock claimed events that were not attempted, so any notifier may claim them."""
 
     def record(
         self,

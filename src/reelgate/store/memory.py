@@ -13,7 +13,7 @@ import dataclasses
 import itertools
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 
 from reelgate.core.tasks import Task
@@ -36,6 +36,7 @@ from reelgate.store.memory_tasks import MemoryTasks, TaskRow
 from reelgate.store.rules import (
     KEY_TTL_SECONDS,
     STALE_RESERVATION_SECONDS,
+    destination,
     event_type,
     generate_key,
     hash_key,
@@ -66,6 +67,7 @@ class _Event:
             id=self.id,
             task_id=self.task_id,
             url=self.url,
+            destination=destination(self.url),
             event_type=self.event_type,
             state=self.state,
             attempts=self.attempts,
@@ -119,13 +121,16 @@ class MemoryOutbox:
     def __init__(self, state: MemoryState) -> None:
         self._s = state
 
-    def claim_due(self, limit: int, lock_seconds: float) -> list[OutboxEvent]:
+    def claim_due(
+        self, limit: int, lock_seconds: float, skip: Collection[str] = ()
+    ) -> list[OutboxEvent]:
         with self._s.lock:
             now = self._s.clock()
             due = [
                 event
                 for event in self._s.events.values()
                 if event.state is EventState.PENDING
+                and destination(event.url) not in skip
                 and event.next_attempt_at is not None
                 and event.next_attempt_at <= now
                 and (event.locked_until is None or event.locked_until < now)
@@ -134,6 +139,13 @@ class MemoryOutbox:
             for event in due[:limit]:
                 event.locked_until = now + lock_seconds
             return [event.public() for event in due[:limit]]
+
+    def release(self, event_ids: Collection[str]) -> None:
+        with self._s.lock:
+            for event_id in event_ids:
+                event = self._s.events.get(event_id)
+                if event is not None and event.state is EventState.PENDING:
+                    event.locked_until = None
 
     def record(
         self,

@@ -9,6 +9,7 @@ different machines compare them. Every attempt is appended to `webhook_attempts`
 from __future__ import annotations
 
 import time
+from collections.abc import Collection
 
 import sqlalchemy as sa
 
@@ -32,16 +33,22 @@ class OutboxRepo:
     def _now(self) -> sa.ColumnElement[float]:
         return shared_now(self._engine.dialect, self._lease_clock)
 
-    def claim_due(self, limit: int, lock_seconds: float) -> list[OutboxEvent]:
-        """Lock up to `limit` due events for this notifier and return them."""
+    def claim_due(
+        self, limit: int, lock_seconds: float, skip: Collection[str] = ()
+    ) -> list[OutboxEvent]:
+        """Lock up to `limit` due events for this notifier, none for the destinations in
+        `skip`, and return them."""
         now = self._now()
+        condition = (
+            (webhook_events.c.state == EventState.PENDING.value)
+            & (webhook_events.c.next_attempt_at <= now)
+            & (webhook_events.c.locked_until.is_(None) | (webhook_events.c.locked_until < now))
+        )
+        if skip:
+            condition &= webhook_events.c.destination.not_in(sorted(skip))
         due = (
             sa.select(webhook_events.c.id)
-            .where(
-                (webhook_events.c.state == EventState.PENDING.value)
-                & (webhook_events.c.next_attempt_at <= now)
-                & (webhook_events.c.locked_until.is_(None) | (webhook_events.c.locked_until < now))
-            )
+            .where(condition)
             .order_by(webhook_events.c.next_attempt_at)
             .limit(limit)
         )
@@ -56,6 +63,19 @@ class OutboxRepo:
         with self._engine.begin() as conn:
             rows = conn.execute(stmt).mappings().all()
         return sorted((_to_event(row) for row in rows), key=lambda e: e.next_attempt_at or 0.0)
+
+    def release(self, event_ids: Collection[str]) -> None:
+        if not event_ids:
+            return
+        with self._engine.begin() as conn:
+            conn.execute(
+                webhook_events.update()
+                .where(
+                    webhook_events.c.id.in_(sorted(event_ids))
+                    & (webhook_events.c.state == EventState.PENDING.value)
+                )
+                .values(locked_until=None)
+            )
 
     def record(
         self,
@@ -146,6 +166,7 @@ def _to_event(row: sa.RowMapping) -> OutboxEvent:
         id=row["id"],
         task_id=row["task_id"],
         url=row["url"],
+        destination=row["destination"],
         event_type=row["event_type"],
         state=EventState(row["state"]),
         attempts=row["attempts"],

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from urllib.parse import urlsplit
 
 from reelgate.core.tasks import TaskStatus
 
@@ -22,6 +23,18 @@ MAX_RUNNING_PROGRESS = 0.99
 
 ACTIVE = (TaskStatus.QUEUED, TaskStatus.RUNNING)
 TERMINAL = tuple(status for status in TaskStatus if status.terminal)
+
+
+def destination(url: str) -> str:
+    """The receiver a webhook URL reaches, `scheme://host:port`: the unit the notifier caps, so
+    a slow receiver delays only its own events."""
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    try:
+        port = parts.port or {"http": 80, "https": 443}.get(scheme, 0)
+    except ValueError:
+        port = 0
+    return f"{scheme}://{(parts.hostname or '').lower()}:{port}"[:255]
 
 
 def hash_key(key: str) -> str:

@@ -94,6 +94,7 @@ webhook_events = sa.Table(
     sa.Column("id", sa.String(40), primary_key=True),  # the Standard Webhooks `webhook-id`
     sa.Column("task_id", sa.String(36), nullable=False),
     sa.Column("url", sa.Text, nullable=False),
+    sa.Column("destination", sa.String(255), nullable=False, server_default=""),
     sa.Column("event_type", sa.String(32), nullable=False),
     sa.Column("state", sa.String(16), nullable=False),
     sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),

@@ -39,6 +39,7 @@ from reelgate.store.rules import (
     MAX_RUNNING_PROGRESS,
     TERMINAL,
     abandoned_failure,
+    destination,
     event_type,
     new_event_id,
 )
@@ -415,6 +416,7 @@ class TaskRepo:
                 id=new_event_id(),
                 task_id=task_id,
                 url=callback_url,
+                destination=destination(callback_url),
                 event_type=event_type(status),
                 state="pending",
                 attempts=0,

@@ -120,3 +120,22 @@ def test_events_of_a_deleted_task_are_no_one_s(store: Store) -> None:
     assert store.tasks.delete(task_id, OWNER) is not None
     assert store.outbox.events_for_task(task_id, OWNER) == []
     assert not store.outbox.redeliver(event.id, task_id, OWNER)
+
+
+def test_an_event_names_its_destination(store: Store) -> None:
+    task_id = _finished_task(store, callback="HTTPS://Hooks.Example.com/reelgate?x=1")
+    (event,) = store.outbox.events_for_task(task_id, OWNER)
+    assert event.destination == "https://hooks.example.com:443"
+
+
+def test_claims_skip_the_destinations_asked_and_release_unlocks(store: Store) -> None:
+    slow = _finished_task(store, callback="http://127.0.0.1:9/slow")
+    other = _finished_task(store, callback="http://127.0.0.2:9/hook")
+
+    claimed = store.outbox.claim_due(10, lock_seconds=60, skip={"http://127.0.0.1:9"})
+    assert [e.task_id for e in claimed] == [other]
+
+    store.outbox.release([e.id for e in claimed])
+    again = store.outbox.claim_due(10, lock_seconds=60)
+    assert sorted(e.task_id for e in again) == sorted([slow, other])  # released: due again
+    assert store.outbox.claim_due(10, lock_seconds=60) == []
