@@ -252,8 +252,17 @@ class TaskService:
                 image = ImageUrl(source.url, source.position)
             else:
                 # Each task owns its upload, so deleting the original cannot break the remix.
+                try:
+                    data = self._blobs.get_bytes(stored)
+                except FileNotFoundError:
+                    raise ApiError(
+                        ErrorKind.INVALID_REQUEST,
+                        "image: the original's uploaded image has expired with its outputs; "
+                        "create a new video with the image instead",
+                        param="image",
+                    ) from None
                 image = ImageUpload(
-                    self._blobs.get_bytes(stored),
+                    data,
                     stored.rsplit(".", 1)[-1],
                     "application/octet-stream",
                     source.position,

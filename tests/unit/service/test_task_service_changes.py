@@ -376,11 +376,6 @@ def test_a_remix_counts_against_the_quota(service: TaskService) -> None:
     assert error.kind is ErrorKind.RATE_LIMITED
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: remixing a task whose uploaded image the retention sweep deleted raises "
-    "FileNotFoundError (an internal error) instead of an ApiError",
-)
 def test_remixing_a_task_whose_upload_expired_is_refused_as_a_request_error(
     rig: Rig, service: TaskService
 ) -> None:
@@ -390,8 +385,12 @@ def test_remixing_a_task_whose_upload_expired_is_refused_as_a_request_error(
     for folder in keys.task_folders(task):  # what Housekeeper.sweep deletes
         rig.blobs.delete_prefix(folder)
 
-    with pytest.raises(ApiError):
+    with pytest.raises(ApiError) as refused:
         service.remix(ALICE, task.id, "a lighthouse in fog", "openai")
+
+    assert refused.value.kind is ErrorKind.INVALID_REQUEST
+    assert refused.value.param == "image"
+    assert "has expired" in refused.value.message
 
 
 # -- deliveries ------------------------------------------------------------------------------------
