@@ -62,6 +62,17 @@ def test_a_head_larger_than_the_limit_gets_431_and_the_connection_is_closed(
     assert response.endswith(b"request head larger than 8192 bytes")
 
 
+def test_a_whole_head_larger_than_the_limit_in_one_write_gets_431(
+    limited: ServerProcess,
+) -> None:
+    with connect(limited) as sock:
+        sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Filler: " + b"a" * 9000 + b"\r\n\r\n")
+        response = read_until_closed(sock)
+
+    assert status_of(response) == 431
+    assert response.count(b"HTTP/1.1 ") == 1  # the request itself was never served
+
+
 def test_a_head_within_the_limit_is_served(limited: ServerProcess) -> None:
     with connect(limited) as sock:
         sock.sendall(
