@@ -15,7 +15,8 @@ from typing import Any, TypeVar
 import httpx
 
 from reelgate.media.probe import probe
-from tests.support.server import seed_body
+from tests.support.receiver import Received, Receiver
+from tests.support.server import ServerProcess, seed_body
 
 T = TypeVar("T")
 
@@ -31,9 +32,9 @@ FAST_LEASES = {
 }
 SMALL_FRAMES = 5 * 24  # a 5 s clip at 24 fps
 SMALL_SIZE = (960, 960)  # ratio 1:1
-# How often `freeze_when` looks: progress is written at most twice a second, so this sees each
+# How often `signal_when` looks: progress is written at most twice a second, so this sees each
 # report, and no task goes from "not yet" to finished between two looks.
-FREEZE_LOOK_SECONDS = 0.02
+SIGNAL_LOOK_SECONDS = 0.02
 
 
 def small_body(
@@ -122,10 +123,11 @@ def assert_published_once(
         f"{attempt}/poster.jpg",
         f"{attempt}/video.mp4",
     ], f"task {task_id}: blobs other than attempt {attempt}'s outputs remain"
-    # The worker clears its work files right after the commit that publishes the task.
+    # The publishing worker clears its own work files before its commit; a superseded attempt
+    # clears its own once its worker notices the loss, which may come after the commit.
     wait_until(
         lambda: not work_dir(data_dir, task_id).exists(),
-        5,
+        30,
         what=f"task {task_id}'s work files to be removed",
     )
     info = probe(data_dir / "blobs" / row["video_key"])
@@ -145,6 +147,42 @@ def lines_mentioning(log: str, *needles: str) -> list[str]:
     return [line for line in log.splitlines() if all(n in line for n in needles)]
 
 
+def signal_when(
+    pid: int,
+    sig: signal.Signals,
+    data_dir: Path,
+    ready: Callable[[list[dict[str, Any]]], T | None],
+    timeout: float,
+    what: str,
+) -> T:
+    """Send `sig` to `pid` at the first moment `ready(every task row)` returns something; return
+    that.
+
+    Each look takes the SQLite write lock first and signals before letting go, so the rows
+    that were judged are the rows at the moment of the signal: no write (a progress report,
+    the commit that publishes) can land between the look and the signal, however slow the
+    machine. The process cannot be caught inside a write transaction either (a frozen writer
+    would block every other process's writes, a different failure from the one under test).
+    Each look holds the lock for about a millisecond.
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        with closing(sqlite3.connect(db_path(data_dir), timeout=10, isolation_level=None)) as conn:
+            conn.row_factory = sqlite3.Row
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                rows = [dict(row) for row in conn.execute("SELECT * FROM tasks")]
+                found = ready(rows)
+                if found:
+                    os.kill(pid, sig)
+                    return found
+            finally:
+                conn.execute("ROLLBACK")
+        if time.monotonic() > deadline:
+            raise AssertionError(f"never saw {what} before sending {sig.name} to {pid}: {rows}")
+        time.sleep(SIGNAL_LOOK_SECONDS)
+
+
 def freeze_when(
     pid: int,
     data_dir: Path,
@@ -153,30 +191,37 @@ def freeze_when(
     timeout: float,
     what: str,
 ) -> dict[str, Any]:
-    """SIGSTOP `pid` at the first moment `ready(task row)` holds; return that row.
+    """SIGSTOP `pid` at the first moment `ready(task row)` holds (see `signal_when`); return
+    the row as it was at the freeze. Fails at once if the task ends first."""
 
-    Each look takes the SQLite write lock first and freezes the process before letting go, so
-    the row that was judged is the row at the moment of the freeze: no write (a progress
-    report, the commit that publishes) can land between the look and the signal, however
-    slow the machine. The process cannot be frozen inside a write transaction either (a
-    frozen writer would block every other process's writes, a different failure from the
-    stall under test). Each look holds the lock for about a millisecond.
-    """
-    deadline = time.monotonic() + timeout
-    while True:
-        with closing(sqlite3.connect(db_path(data_dir), timeout=10, isolation_level=None)) as conn:
-            conn.row_factory = sqlite3.Row
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                row = dict(conn.execute("SELECT * FROM tasks WHERE id = ?", (task_id,)).fetchone())
-                if ready(row):
-                    os.kill(pid, signal.SIGSTOP)
-                    return row
-            finally:
-                conn.execute("ROLLBACK")
-        if row["status"] not in ("queued", "running") or time.monotonic() > deadline:
-            raise AssertionError(f"never saw {what} before freezing process {pid}: {row}")
-        time.sleep(FREEZE_LOOK_SECONDS)
+    def judged(rows: list[dict[str, Any]]) -> dict[str, Any] | None:
+        [row] = [r for r in rows if r["id"] == task_id]
+        if ready(row):
+            return row
+        assert row["status"] in ("queued", "running"), f"never saw {what}: {row}"
+        return None
+
+    return signal_when(pid, signal.SIGSTOP, data_dir, judged, timeout, what)
+
+
+def use_webhook_secret(receiver: Receiver, server: ServerProcess) -> str:
+    """Have `receiver` check every delivery's signature as it arrives, against the secret
+    `server` keeps in its data directory (made at start-up). Call it before any task exists:
+    the signed timestamp is only accepted for 5 minutes, so a check at the end of a long
+    test could reject deliveries that were valid when they came."""
+    secret = (server.data_dir / "webhook_secret").read_text().strip()
+    receiver.secret = secret
+    return secret
+
+
+def verified_payloads(hooks: list[Received]) -> list[dict[str, Any]]:
+    """The payloads of deliveries whose signature held when they arrived."""
+    payloads = []
+    for hook in hooks:
+        assert hook.verified, (hook.error, hook.headers)
+        assert hook.payload is not None, hook.body
+        payloads.append(hook.payload)
+    return payloads
 
 
 def worker_pid(row: dict[str, Any]) -> int | None:

@@ -19,7 +19,14 @@ import httpx
 import pytest
 
 from tests.acceptance.conftest import Launch
-from tests.acceptance.helpers import feed, query, small_body, wait_until
+from tests.acceptance.helpers import (
+    feed,
+    query,
+    small_body,
+    use_webhook_secret,
+    verified_payloads,
+    wait_until,
+)
 from tests.support.receiver import Receiver
 
 pytestmark = pytest.mark.slow
@@ -47,6 +54,7 @@ def test_a_burst_of_creates_gets_only_deliberate_answers_and_every_accepted_task
     launch: Launch, receiver: Receiver, tmp_path: Path
 ) -> None:
     server = launch(tmp_path / "data", ENV)
+    use_webhook_secret(receiver, server)
     local = threading.local()
     clients: list[httpx.Client] = []
     lock = threading.Lock()
@@ -111,7 +119,9 @@ def test_a_burst_of_creates_gets_only_deliberate_answers_and_every_accepted_task
     assert sorted(r["id"] for r in rows) == sorted(accepted), "a refused create left a task"
     # No lease was lost under the burst: every task rendered on its first claim.
     assert {(r["status"], r["attempt"]) for r in rows} == {("succeeded", 1)}
-    assert len(receiver.wait_for(len(accepted), timeout=30)) == len(accepted)
+    hooks = receiver.wait_for(len(accepted), timeout=30)
+    delivered = sorted(p["task_id"] for p in verified_payloads(hooks))
+    assert delivered == sorted(accepted), "each accepted task's webhook, once"
 
 
 def _task_id(answer: Answer) -> str:
