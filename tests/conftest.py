@@ -7,16 +7,14 @@ the tests about the process itself (tests/integration/serve, tests/acceptance).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
-from tests.support.inprocess import InProcessServer
+from tests.support.inprocess import InProcessServer, StartApp
 from tests.support.receiver import Receiver
 from tests.support.server import ServerProcess
-
-StartApp = Callable[..., InProcessServer]
 
 
 @pytest.fixture

@@ -1,4 +1,4 @@
-"""Every row of CONTRACT.md 1.1's error table, against a real `reelgate serve` over HTTP.
+"""Every row of CONTRACT.md 1.1's error table, against the app in this process.
 
 Each case asserts the exact HTTP status and `code`, the envelope, and the request id at the end
 of the message.
@@ -11,7 +11,8 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.support.server import API_KEY, OTHER_KEY, ServerProcess, seed_body
+from tests.support.inprocess import InProcessServer, StartApp
+from tests.support.server import API_KEY, OTHER_KEY, seed_body
 
 CALLBACK = "https://example.com/hook"
 
@@ -26,8 +27,8 @@ def _assert_error(response: httpx.Response, status: int, code: str) -> dict[str,
     return body
 
 
-def _generate(server: ServerProcess, body: Any, key: str | None = API_KEY) -> httpx.Response:
-    with server.client(key) as client:
+def _generate(app: InProcessServer, body: Any, key: str | None = API_KEY) -> httpx.Response:
+    with app.client(key) as client:
         return client.post("/runway/pro/generate", json=body)
 
 
@@ -55,9 +56,9 @@ def _with_motion(**motion: Any) -> dict[str, Any]:
     ids=["missing", "empty", "blank", "null", "empty-and-nothing-else"],
 )
 def test_missing_callback_url_is_callback_url_empty(
-    idle_server: ServerProcess, body: dict[str, Any]
+    idle_app: InProcessServer, body: dict[str, Any]
 ) -> None:
-    _assert_error(_generate(idle_server, body), 400, "callback_url_empty")
+    _assert_error(_generate(idle_app, body), 400, "callback_url_empty")
 
 
 @pytest.mark.parametrize(
@@ -92,9 +93,9 @@ def test_missing_callback_url_is_callback_url_empty(
     ids=lambda v: v if isinstance(v, str) else "",
 )
 def test_bad_field_is_invalid_request_naming_the_field(
-    idle_server: ServerProcess, body: dict[str, Any], field: str
+    idle_app: InProcessServer, body: dict[str, Any], field: str
 ) -> None:
-    error = _assert_error(_generate(idle_server, body), 400, "invalid_request")
+    error = _assert_error(_generate(idle_app, body), 400, "invalid_request")
     assert error["message"].startswith(f"{field}:")
 
 
@@ -111,19 +112,19 @@ def test_bad_field_is_invalid_request_naming_the_field(
     ids=["broken", "array", "form", "not-utf8", "deep", "empty"],
 )
 def test_body_that_is_not_a_json_object_is_invalid_request(
-    idle_server: ServerProcess, content: bytes, content_type: str
+    idle_app: InProcessServer, content: bytes, content_type: str
 ) -> None:
-    with idle_server.client() as client:
+    with idle_app.client() as client:
         response = client.post(
             "/runway/pro/generate", content=content, headers={"Content-Type": content_type}
         )
     _assert_error(response, 400, "invalid_request")
 
 
-def test_nan_speed_is_invalid_request(idle_server: ServerProcess) -> None:
+def test_nan_speed_is_invalid_request(idle_app: InProcessServer) -> None:
     raw = httpx.Request("POST", "/", json=seed_body(CALLBACK)).content.decode()
     raw = raw.replace('"r":-6', '"r":NaN')
-    with idle_server.client() as client:
+    with idle_app.client() as client:
         response = client.post(
             "/runway/pro/generate",
             content=raw.encode(),
@@ -132,9 +133,9 @@ def test_nan_speed_is_invalid_request(idle_server: ServerProcess) -> None:
     _assert_error(response, 400, "invalid_request")
 
 
-def test_unknown_model_lists_the_models(idle_server: ServerProcess) -> None:
+def test_unknown_model_lists_the_models(idle_app: InProcessServer) -> None:
     error = _assert_error(
-        _generate(idle_server, seed_body(CALLBACK, model="gen9")), 400, "model_not_supported"
+        _generate(idle_app, seed_body(CALLBACK, model="gen9")), 400, "model_not_supported"
     )
     for name in ("gen4", "gen4_turbo", "gen3", "gen2"):
         assert name in error["message"]
@@ -152,31 +153,31 @@ def test_unknown_model_lists_the_models(idle_server: ServerProcess) -> None:
         "http:///nohost",
     ],
 )
-def test_refused_callback_is_url_not_allowed(idle_server: ServerProcess, callback: str) -> None:
-    _assert_error(_generate(idle_server, seed_body(callback)), 400, "url_not_allowed")
+def test_refused_callback_is_url_not_allowed(idle_app: InProcessServer, callback: str) -> None:
+    _assert_error(_generate(idle_app, seed_body(callback)), 400, "url_not_allowed")
 
 
 @pytest.mark.parametrize(
     "image", ["http://example.com/cat.png", "https://10.1.2.3/cat.png", "file:///etc/passwd"]
 )
-def test_refused_image_is_url_not_allowed(idle_server: ServerProcess, image: str) -> None:
-    _assert_error(_generate(idle_server, seed_body(CALLBACK, image=image)), 400, "url_not_allowed")
+def test_refused_image_is_url_not_allowed(idle_app: InProcessServer, image: str) -> None:
+    _assert_error(_generate(idle_app, seed_body(CALLBACK, image=image)), 400, "url_not_allowed")
 
 
 @pytest.mark.parametrize(
     "authorization", [None, "", "Bearer", "Bearer wrong-key", f"Basic {API_KEY}", API_KEY]
 )
-def test_bad_key_is_invalid_token(idle_server: ServerProcess, authorization: str | None) -> None:
+def test_bad_key_is_invalid_token(idle_app: InProcessServer, authorization: str | None) -> None:
     headers = {"Authorization": authorization} if authorization is not None else {}
-    with httpx.Client(base_url=idle_server.base_url, headers=headers) as client:
+    with idle_app.client(None, headers=headers) as client:
         _assert_error(
             client.post("/runway/pro/generate", json=seed_body(CALLBACK)), 401, "invalid_token"
         )
         _assert_error(client.post("/runway/feed", json={"task_id": "x"}), 401, "invalid_token")
 
 
-def test_bad_key_with_bad_body_is_still_invalid_token(idle_server: ServerProcess) -> None:
-    with httpx.Client(base_url=idle_server.base_url) as client:
+def test_bad_key_with_bad_body_is_still_invalid_token(idle_app: InProcessServer) -> None:
+    with idle_app.client(None) as client:
         response = client.post(
             "/runway/pro/generate",
             content=b"{oops",
@@ -186,46 +187,46 @@ def test_bad_key_with_bad_body_is_still_invalid_token(idle_server: ServerProcess
 
 
 @pytest.mark.parametrize("task_id", ["", "nope", "3d957031-9a2a-45e2-9dc7-bc8513059c50", "'; --"])
-def test_unknown_task_is_task_not_exist(idle_server: ServerProcess, task_id: str) -> None:
-    with idle_server.client() as client:
+def test_unknown_task_is_task_not_exist(idle_app: InProcessServer, task_id: str) -> None:
+    with idle_app.client() as client:
         _assert_error(client.post("/runway/feed", json={"task_id": task_id}), 400, "task_not_exist")
 
 
-def test_feed_without_task_id_is_invalid_request(idle_server: ServerProcess) -> None:
-    with idle_server.client() as client:
+def test_feed_without_task_id_is_invalid_request(idle_app: InProcessServer) -> None:
+    with idle_app.client() as client:
         error = _assert_error(client.post("/runway/feed", json={}), 400, "invalid_request")
     assert error["message"].startswith("task_id:")
 
 
-def test_another_keys_task_does_not_exist(idle_server: ServerProcess) -> None:
-    created = _generate(idle_server, seed_body(CALLBACK))
+def test_another_keys_task_does_not_exist(idle_app: InProcessServer) -> None:
+    created = _generate(idle_app, seed_body(CALLBACK))
     assert created.status_code == 200
     task_id = created.json()["data"]["task_id"]
-    with idle_server.client(OTHER_KEY) as client:
+    with idle_app.client(OTHER_KEY) as client:
         _assert_error(client.post("/runway/feed", json={"task_id": task_id}), 400, "task_not_exist")
 
 
-def test_body_over_one_mebibyte_is_request_too_large(idle_server: ServerProcess) -> None:
+def test_body_over_one_mebibyte_is_request_too_large(idle_app: InProcessServer) -> None:
     body = seed_body(CALLBACK, prompt="x" * (1024 * 1024))
-    _assert_error(_generate(idle_server, body), 413, "request_too_large")
+    _assert_error(_generate(idle_app, body), 413, "request_too_large")
 
 
-def test_chunked_body_over_one_mebibyte_is_request_too_large(idle_server: ServerProcess) -> None:
+def test_chunked_body_over_one_mebibyte_is_request_too_large(idle_app: InProcessServer) -> None:
     def chunks() -> Any:
         yield b'{"callback_url": "https://example.com/hook", "prompt": "'
         for _ in range(40):
             yield b"x" * 32 * 1024
         yield b'"}'
 
-    with idle_server.client() as client:
+    with idle_app.client() as client:
         response = client.post(
             "/runway/pro/generate", content=chunks(), headers={"Content-Type": "application/json"}
         )
     _assert_error(response, 413, "request_too_large")
 
 
-def test_unsupported_runway_version_is_invalid_request(idle_server: ServerProcess) -> None:
-    with idle_server.client() as client:
+def test_unsupported_runway_version_is_invalid_request(idle_app: InProcessServer) -> None:
+    with idle_app.client() as client:
         response = client.post(
             "/runway/pro/generate",
             json=seed_body(CALLBACK),
@@ -235,26 +236,18 @@ def test_unsupported_runway_version_is_invalid_request(idle_server: ServerProces
     assert "2024-11-06" in error["message"]
 
 
-def test_key_over_its_active_task_quota_is_rate_limited(
-    tmp_path_factory: pytest.TempPathFactory,
-) -> None:
-    server = ServerProcess(
-        tmp_path_factory.mktemp("quota"),
-        env={"REELGATE_WORKERS": "0", "REELGATE_MAX_ACTIVE_TASKS_PER_KEY": "2"},
-    ).start()
-    try:
-        for _ in range(2):
-            assert _generate(server, seed_body(CALLBACK)).status_code == 200
-        response = _generate(server, seed_body(CALLBACK))
-        _assert_error(response, 429, "rate_limited")
-        assert int(response.headers["retry-after"]) > 0
-        # Another key has its own quota.
-        assert _generate(server, seed_body(CALLBACK), key=OTHER_KEY).status_code == 200
-    finally:
-        server.stop()
+def test_key_over_its_active_task_quota_is_rate_limited(start_app: StartApp) -> None:
+    app = start_app(workers=0, max_active_tasks_per_key=2)
+    for _ in range(2):
+        assert _generate(app, seed_body(CALLBACK)).status_code == 200
+    response = _generate(app, seed_body(CALLBACK))
+    _assert_error(response, 429, "rate_limited")
+    assert int(response.headers["retry-after"]) > 0
+    # Another key has its own quota.
+    assert _generate(app, seed_body(CALLBACK), key=OTHER_KEY).status_code == 200
 
 
-def test_unknown_route_and_method(idle_server: ServerProcess) -> None:
-    with idle_server.client() as client:
+def test_unknown_route_and_method(idle_app: InProcessServer) -> None:
+    with idle_app.client() as client:
         _assert_error(client.post("/runway/pro/nothing", json={}), 404, "not_found")
         _assert_error(client.get("/runway/feed"), 405, "method_not_allowed")

@@ -1,15 +1,16 @@
-"""Success envelopes and health routes, on a server with no workers (tasks stay queued)."""
+"""Success envelopes and health routes, on the app with no workers (tasks stay queued)."""
 
 from __future__ import annotations
 
-from tests.support.server import ServerProcess, seed_body
+from tests.support.inprocess import InProcessServer
+from tests.support.server import seed_body
 
 CALLBACK = "https://example.com/hook"
 
 
-def test_queued_task_feed_shape(idle_server: ServerProcess) -> None:
+def test_queued_task_feed_shape(idle_app: InProcessServer) -> None:
     body = seed_body(CALLBACK, unknown_field={"ignored": True})
-    with idle_server.client() as client:
+    with idle_app.client() as client:
         created = client.post("/runway/pro/generate", json=body)
         assert created.status_code == 200, created.text
         assert created.headers["x-runway-version"] == "2024-11-06"
@@ -33,22 +34,22 @@ def test_queued_task_feed_shape(idle_server: ServerProcess) -> None:
     assert set(data["data"]) == {"id", "status", "createdAt"}
 
 
-def test_image_request_is_image_to_video(idle_server: ServerProcess) -> None:
+def test_image_request_is_image_to_video(idle_app: InProcessServer) -> None:
     body = seed_body(CALLBACK, image="https://example.com/cat.png")
-    with idle_server.client() as client:
+    with idle_app.client() as client:
         task_id = client.post("/runway/pro/generate", json=body).json()["data"]["task_id"]
         data = client.post("/runway/feed", json={"task_id": task_id}).json()["data"]
     assert data["action"] == "IMAGE_TO_VIDEO"
 
 
-def test_every_response_carries_a_request_id(idle_server: ServerProcess) -> None:
-    with idle_server.client() as client:
+def test_every_response_carries_a_request_id(idle_app: InProcessServer) -> None:
+    with idle_app.client() as client:
         ids = {client.get("/healthz").headers["x-request-id"] for _ in range(3)}
     assert len(ids) == 3
 
 
-def test_readyz_reports_database_storage_and_models(idle_server: ServerProcess) -> None:
-    with idle_server.client(key=None) as client:
+def test_readyz_reports_database_storage_and_models(idle_app: InProcessServer) -> None:
+    with idle_app.client(key=None) as client:
         response = client.get("/readyz")
     assert response.status_code == 200
     body = response.json()

@@ -1,9 +1,10 @@
-"""Hostile input against a real `reelgate serve`: every case is a 4xx in the dialect's error shape.
+"""Hostile input against the app in this process: every case is a 4xx in the dialect's error
+shape.
 
 Control and bidirectional characters, numbers no field can hold, JSON that parsers disagree on
 (NaN, a byte order mark, UTF-16, duplicate names), deep nesting, wrong content types and shapes.
 Each answer is checked for its exact status and code, the CometAPI envelope and the request id,
-and the server must still answer `/healthz` afterwards.
+and the app must still answer `/healthz` afterwards.
 """
 
 from __future__ import annotations
@@ -22,7 +23,8 @@ from fastapi import FastAPI
 from reelgate.api.app import create_app
 from reelgate.runtime import Runtime
 from reelgate.settings import Settings
-from tests.support.server import API_KEY, OTHER_KEY, ServerProcess, seed_body
+from tests.support.inprocess import InProcessServer
+from tests.support.server import API_KEY, OTHER_KEY, seed_body
 
 CALLBACK = "https://example.com/hook"
 GENERATE = "/runway/pro/generate"
@@ -32,17 +34,17 @@ _KEYS = cycle([API_KEY, OTHER_KEY])
 
 
 @pytest.fixture
-def server(idle_server: ServerProcess) -> Iterator[ServerProcess]:
-    yield idle_server
-    assert idle_server.proc is not None
-    assert idle_server.proc.poll() is None, "serve died"
-    assert httpx.get(f"{idle_server.base_url}/healthz", timeout=5).status_code == 200
+def app(idle_app: InProcessServer) -> Iterator[InProcessServer]:
+    """The idle app, which must still answer `/healthz` after each test."""
+    yield idle_app
+    with idle_app.client(None) as client:
+        assert client.get("/healthz").status_code == 200
 
 
 def _post(
-    server: ServerProcess, content: bytes, headers: dict[str, str], path: str = GENERATE
+    app: InProcessServer, content: bytes, headers: dict[str, str], path: str = GENERATE
 ) -> httpx.Response:
-    with server.client(next(_KEYS)) as client:
+    with app.client(next(_KEYS)) as client:
         return client.post(path, content=content, headers=headers)
 
 
@@ -82,9 +84,9 @@ CONTROL = ["\x00", "\x1b", "\x7f", "\u202e", "\u2066"]
 @pytest.mark.parametrize("field", ["prompt", "style"])
 @pytest.mark.parametrize("char", CONTROL, ids=lambda c: f"U+{ord(c):04X}")
 def test_control_and_bidi_characters_are_refused(
-    server: ServerProcess, field: str, char: str
+    app: InProcessServer, field: str, char: str
 ) -> None:
-    response = _post(server, _raw(_with(field, f"a {char}cat")), JSON)
+    response = _post(app, _raw(_with(field, f"a {char}cat")), JSON)
     message = _assert_error(response, 400, "invalid_request")
     assert message.startswith(f"{field}: must not contain")
     assert f"U+{ord(char):04X}" in message
@@ -99,25 +101,25 @@ def test_control_and_bidi_characters_are_refused(
 )
 @pytest.mark.parametrize("value", [10**30, -(10**30)], ids=["1e30", "-1e30"])
 def test_huge_integers_are_invalid_request_naming_the_field(
-    server: ServerProcess, field: str, value: int
+    app: InProcessServer, field: str, value: int
 ) -> None:
-    message = _assert_error(_post(server, _raw(_with(field, value)), JSON), 400, "invalid_request")
+    message = _assert_error(_post(app, _raw(_with(field, value)), JSON), 400, "invalid_request")
     assert message.startswith(f"{field}:")
 
 
-def test_an_integer_too_long_to_parse_is_invalid_json(server: ServerProcess) -> None:
+def test_an_integer_too_long_to_parse_is_invalid_json(app: InProcessServer) -> None:
     raw = _raw(_with("seed", 0)).replace(b'"seed": 0', b'"seed": ' + b"9" * 5000)
-    message = _assert_error(_post(server, raw, JSON), 400, "invalid_request")
+    message = _assert_error(_post(app, raw, JSON), 400, "invalid_request")
     assert message.startswith("the request body is not valid JSON")
 
 
 @pytest.mark.parametrize("literal", ["NaN", "Infinity", "-Infinity", "1e400", "-1e400"])
 @pytest.mark.parametrize("field", ["options.motion_vector.r", "seed", "an_ignored_extra"])
 def test_non_finite_numbers_are_invalid_json(
-    server: ServerProcess, literal: str, field: str
+    app: InProcessServer, literal: str, field: str
 ) -> None:
     raw = _raw(_with(field, "PLACEHOLDER")).replace(b'"PLACEHOLDER"', literal.encode())
-    message = _assert_error(_post(server, raw, JSON), 400, "invalid_request")
+    message = _assert_error(_post(app, raw, JSON), 400, "invalid_request")
     reason = f"the number {literal} is out of range" if "e" in literal else "is not a JSON number"
     assert message.startswith("the request body is not valid JSON (")
     assert reason in message
@@ -129,34 +131,34 @@ def test_non_finite_numbers_are_invalid_json(
 @pytest.mark.parametrize("depth", [10_000, 100_000])
 @pytest.mark.parametrize("bracket", ["[]", "{}"], ids=["arrays", "objects"])
 def test_deep_nesting_in_a_field_is_invalid_json(
-    server: ServerProcess, depth: int, bracket: str
+    app: InProcessServer, depth: int, bracket: str
 ) -> None:
     opening = "[" if bracket == "[]" else '{"a":'
     nested = opening * depth + "1" + bracket[1] * depth
     raw = _raw(_with("style", "PLACEHOLDER")).replace(b'"PLACEHOLDER"', nested.encode())
     assert len(raw) < 1024 * 1024
-    message = _assert_error(_post(server, raw, JSON), 400, "invalid_request")
+    message = _assert_error(_post(app, raw, JSON), 400, "invalid_request")
     assert message == "the request body is not valid JSON (the body is nested too deeply)"
 
 
-def test_duplicate_member_names_are_invalid_json(server: ServerProcess) -> None:
+def test_duplicate_member_names_are_invalid_json(app: InProcessServer) -> None:
     raw = _raw(seed_body(CALLBACK)).replace(b'"prompt": ', b'"prompt": "\\u0000", "prompt": ')
-    message = _assert_error(_post(server, raw, JSON), 400, "invalid_request")
+    message = _assert_error(_post(app, raw, JSON), 400, "invalid_request")
     assert "'prompt' appears twice" in message
 
 
-def test_a_huge_number_of_keys_without_the_fields_is_refused(server: ServerProcess) -> None:
+def test_a_huge_number_of_keys_without_the_fields_is_refused(app: InProcessServer) -> None:
     raw = ("{" + ",".join(f'"k{i}":{i}' for i in range(60_000)) + "}").encode()
     assert len(raw) < 1024 * 1024
-    _assert_error(_post(server, raw, JSON), 400, "callback_url_empty")
+    _assert_error(_post(app, raw, JSON), 400, "callback_url_empty")
 
 
 def test_a_huge_number_of_unknown_keys_beside_a_valid_body_is_ignored(
-    server: ServerProcess,
+    app: InProcessServer,
 ) -> None:
     """CONTRACT.md 0: unknown fields are ignored on the CometAPI routes, however many."""
     body = {f"k{i}": i for i in range(50_000)} | seed_body(CALLBACK)
-    response = _post(server, _raw(body), JSON)
+    response = _post(app, _raw(body), JSON)
     assert response.status_code == 200, response.text
     assert response.json()["code"] == 200
 
@@ -187,15 +189,15 @@ def test_a_huge_number_of_unknown_keys_beside_a_valid_body_is_ignored(
     ],
 )
 def test_wrong_json_shapes_are_invalid_request_naming_the_field(
-    server: ServerProcess, body: Any, field: str
+    app: InProcessServer, body: Any, field: str
 ) -> None:
-    message = _assert_error(_post(server, _raw(body), JSON), 400, "invalid_request")
+    message = _assert_error(_post(app, _raw(body), JSON), 400, "invalid_request")
     assert message.startswith(f"{field}:")
 
 
 @pytest.mark.parametrize("task_id", [{"id": "x"}, ["x"], 42, None, "x" * 65, "\x00"], ids=repr)
-def test_feed_with_a_hostile_task_id_is_refused(server: ServerProcess, task_id: Any) -> None:
-    response = _post(server, _raw({"task_id": task_id}), JSON, path="/runway/feed")
+def test_feed_with_a_hostile_task_id_is_refused(app: InProcessServer, task_id: Any) -> None:
+    response = _post(app, _raw({"task_id": task_id}), JSON, path="/runway/feed")
     if task_id == "\x00":
         _assert_error(response, 400, "task_not_exist")
     else:
@@ -224,9 +226,9 @@ NOT_UTF8 = "the body is not UTF-8"
     ids=["latin-1", "utf-16", "utf-16-bom", "utf-32", "utf-8-bom", "surrogate", "garbage"],
 )
 def test_bodies_that_are_not_plain_utf8_json_are_invalid_json(
-    server: ServerProcess, raw: bytes, reason: str
+    app: InProcessServer, raw: bytes, reason: str
 ) -> None:
-    message = _assert_error(_post(server, raw, JSON), 400, "invalid_request")
+    message = _assert_error(_post(app, raw, JSON), 400, "invalid_request")
     assert message.startswith(f"the request body is not valid JSON ({reason}")
 
 
@@ -257,17 +259,17 @@ def test_bodies_that_are_not_plain_utf8_json_are_invalid_json(
     ],
 )
 def test_bodies_not_sent_as_json_are_invalid_request(
-    server: ServerProcess, content: bytes, content_type: str | None
+    app: InProcessServer, content: bytes, content_type: str | None
 ) -> None:
     headers = {"Content-Type": content_type} if content_type else {}
-    response = _post(server, content, headers)
+    response = _post(app, content, headers)
     assert content_type is not None or "content-type" not in response.request.headers
     message = _assert_error(response, 400, "invalid_request")
     assert "Content-Type: application/json" in message
 
 
-def test_an_idempotency_key_over_255_characters_is_invalid_request(server: ServerProcess) -> None:
-    response = _post(server, SEED, {**JSON, "Idempotency-Key": "k" * 256})
+def test_an_idempotency_key_over_255_characters_is_invalid_request(app: InProcessServer) -> None:
+    response = _post(app, SEED, {**JSON, "Idempotency-Key": "k" * 256})
     assert _assert_error(response, 400, "invalid_request").startswith("Idempotency-Key:")
 
 
@@ -280,9 +282,10 @@ def test_an_idempotency_key_over_255_characters_is_invalid_request(server: Serve
     ids=["non-ascii-signature", "huge-expiry", "negative-expiry"],
 )
 @pytest.mark.parametrize("method", ["GET", "HEAD"])
-def test_forged_file_links_are_forbidden(server: ServerProcess, query: str, method: str) -> None:
-    url = f"{server.base_url}/files/..%2F..%2Freelgate.db?{query}"
-    response = httpx.request(method, url, headers={"Range": "bytes=junk"})
+def test_forged_file_links_are_forbidden(app: InProcessServer, query: str, method: str) -> None:
+    url = f"/files/..%2F..%2Freelgate.db?{query}"
+    with app.client(None) as client:
+        response = client.request(method, url, headers={"Range": "bytes=junk"})
     assert response.status_code == 403
     assert response.headers["x-request-id"]
     if method == "GET":
@@ -291,9 +294,9 @@ def test_forged_file_links_are_forbidden(server: ServerProcess, query: str, meth
 
 @pytest.mark.parametrize("task_id", ["%00", "..%2F..%2Fetc", "x" * 2000, "%E2%80%AE"])
 def test_admin_routes_with_hostile_task_ids_are_not_found(
-    server: ServerProcess, task_id: str
+    app: InProcessServer, task_id: str
 ) -> None:
-    with server.client(next(_KEYS)) as client:
+    with app.client(next(_KEYS)) as client:
         response = client.post(f"/admin/tasks/{task_id}/cancel")
     assert response.status_code == 404, response.text
     assert response.json()["error"]["code"] in ("task_not_found", "not_found")

@@ -1,4 +1,4 @@
-"""OpenAI's video routes over HTTP against a real `reelgate serve` with no workers (CONTRACT.md 3):
+"""OpenAI's video routes against the app in this process with no workers (CONTRACT.md 3):
 every refusal with its exact status, `error.type`, `error.code` and `error.param`; paging;
 delete and cancel semantics of videos that never start. Rendering is in test_openai_render.py.
 """
@@ -14,7 +14,8 @@ import httpx
 import numpy as np
 import pytest
 
-from tests.support.server import API_KEY, OTHER_KEY, ServerProcess, seed_body
+from tests.support.inprocess import InProcessServer, running
+from tests.support.server import API_KEY, OTHER_KEY, seed_body
 
 MIB = 1024 * 1024
 PNG_HEADER = (
@@ -24,19 +25,16 @@ BAD = "invalid_request_error"
 
 
 @pytest.fixture(scope="module")
-def quiet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+def quiet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[InProcessServer]:
     """No workers, and limits high enough for many refusals in a row from one address."""
-    server = ServerProcess(
+    with running(
         tmp_path_factory.mktemp("openai-quiet"),
-        env={
-            "REELGATE_WORKERS": "0",
-            "REELGATE_RATE_PER_MINUTE": "100000",
-            "REELGATE_RATE_BURST": "10000",
-            "REELGATE_AUTH_FAILURES_PER_MINUTE": "10000",
-        },
-    ).start()
-    yield server
-    server.stop()
+        workers=0,
+        rate_per_minute=100000,
+        rate_burst=10000,
+        auth_failures_per_minute=10000,
+    ) as app:
+        yield app
 
 
 def assert_error(
@@ -52,8 +50,8 @@ def assert_error(
     return message
 
 
-def create(server: ServerProcess, key: str = API_KEY, **fields: Any) -> dict[str, Any]:
-    with server.client(key) as client:
+def create(app: InProcessServer, key: str = API_KEY, **fields: Any) -> dict[str, Any]:
+    with app.client(key) as client:
         response = client.post("/v1/videos", json={"prompt": "a lighthouse at dusk", **fields})
     assert response.status_code == 200, response.text
     video: dict[str, Any] = response.json()
@@ -86,14 +84,14 @@ REF = "input_reference"
     ],
 )
 def test_bad_json_create_names_the_parameter(
-    quiet: ServerProcess, body: dict[str, Any], code: str, param: str
+    quiet: InProcessServer, body: dict[str, Any], code: str, param: str
 ) -> None:
     with quiet.client() as client:
         response = client.post("/v1/videos", json=body)
     assert_error(response, 400, BAD, code, param)
 
 
-def test_unknown_model_lists_the_models(quiet: ServerProcess) -> None:
+def test_unknown_model_lists_the_models(quiet: InProcessServer) -> None:
     with quiet.client() as client:
         response = client.post("/v1/videos", json={"prompt": "x", "model": "gen9"})
     assert "sora-2" in assert_error(response, 400, BAD, "invalid_value", "model")
@@ -102,7 +100,7 @@ def test_unknown_model_lists_the_models(quiet: ServerProcess) -> None:
 @pytest.mark.parametrize(
     "url", ["http://example.com/cat.png", "https://10.1.2.3/cat.png", "file:///etc/passwd"]
 )
-def test_refused_image_url_is_url_not_allowed(quiet: ServerProcess, url: str) -> None:
+def test_refused_image_url_is_url_not_allowed(quiet: InProcessServer, url: str) -> None:
     with quiet.client() as client:
         response = client.post(
             "/v1/videos", json={"prompt": "x", "input_reference": {"image_url": url}}
@@ -113,7 +111,7 @@ def test_refused_image_url_is_url_not_allowed(quiet: ServerProcess, url: str) ->
 @pytest.mark.parametrize(
     ("content", "code"), [(b"{not json", "invalid_json"), (b"[1, 2]", "invalid_type")]
 )
-def test_body_that_is_not_a_json_object(quiet: ServerProcess, content: bytes, code: str) -> None:
+def test_body_that_is_not_a_json_object(quiet: InProcessServer, content: bytes, code: str) -> None:
     with quiet.client() as client:
         response = client.post(
             "/v1/videos", content=content, headers={"Content-Type": "application/json"}
@@ -140,7 +138,7 @@ PNG_FILE = ("a.png", PNG_HEADER, "image/png")
     ids=["no-prompt", "seconds", "twice", "text-file", "empty-file", "url-text", "file", "extra"],
 )
 def test_bad_multipart_create_names_the_parameter(
-    quiet: ServerProcess, parts: list[tuple[str, Any]], code: str, param: str
+    quiet: InProcessServer, parts: list[tuple[str, Any]], code: str, param: str
 ) -> None:
     files = [(name, (None, v) if isinstance(v, str) else v) for name, v in parts]
     with quiet.client() as client:
@@ -149,7 +147,7 @@ def test_bad_multipart_create_names_the_parameter(
     assert_error(response, 400, BAD, code, param)
 
 
-def test_multipart_image_over_16_mib_is_request_too_large(quiet: ServerProcess) -> None:
+def test_multipart_image_over_16_mib_is_request_too_large(quiet: InProcessServer) -> None:
     image = PNG_HEADER + b"\x00" * (16 * MIB + 10 - len(PNG_HEADER))
     with quiet.client() as client:
         response = client.post(
@@ -160,7 +158,7 @@ def test_multipart_image_over_16_mib_is_request_too_large(quiet: ServerProcess) 
     assert_error(response, 413, BAD, "request_too_large", "input_reference")
 
 
-def test_multipart_body_over_17_mib_is_request_too_large(quiet: ServerProcess) -> None:
+def test_multipart_body_over_17_mib_is_request_too_large(quiet: InProcessServer) -> None:
     image = PNG_HEADER + b"\x00" * (18 * MIB)
     with quiet.client() as client:
         response = client.post(
@@ -171,7 +169,7 @@ def test_multipart_body_over_17_mib_is_request_too_large(quiet: ServerProcess) -
     assert_error(response, 413, BAD, "request_too_large")
 
 
-def test_json_body_over_1_mib_is_request_too_large(quiet: ServerProcess) -> None:
+def test_json_body_over_1_mib_is_request_too_large(quiet: InProcessServer) -> None:
     with quiet.client() as client:
         response = client.post("/v1/videos", json={"prompt": "x" * (MIB + 1)})
     assert_error(response, 413, BAD, "request_too_large")
@@ -190,7 +188,7 @@ ROUTES = [
 @pytest.mark.parametrize(("method", "path", "body"), ROUTES)
 @pytest.mark.parametrize("key", [None, "rg_not_a_key"], ids=["missing", "unknown"])
 def test_every_route_needs_a_valid_key(
-    quiet: ServerProcess, method: str, path: str, body: Any, key: str | None
+    quiet: InProcessServer, method: str, path: str, body: Any, key: str | None
 ) -> None:
     video_id = create(quiet)["id"]
     with quiet.client(key) as client:
@@ -198,7 +196,7 @@ def test_every_route_needs_a_valid_key(
     assert_error(response, 401, "authentication_error", "invalid_api_key")
 
 
-def test_bad_key_is_401_before_the_body_is_judged(quiet: ServerProcess) -> None:
+def test_bad_key_is_401_before_the_body_is_judged(quiet: InProcessServer) -> None:
     with quiet.client("rg_not_a_key") as client:
         response = client.post("/v1/videos", json={"seconds": 4})
     assert_error(response, 401, "authentication_error", "invalid_api_key")
@@ -207,7 +205,7 @@ def test_bad_key_is_401_before_the_body_is_judged(quiet: ServerProcess) -> None:
 @pytest.mark.parametrize(("method", "path", "body"), ROUTES[2:])
 @pytest.mark.parametrize("whose", ["unknown", "not-a-uuid", "other-key"])
 def test_unknown_or_foreign_video_is_404(
-    quiet: ServerProcess, method: str, path: str, body: Any, whose: str
+    quiet: InProcessServer, method: str, path: str, body: Any, whose: str
 ) -> None:
     video_id = {
         "unknown": str(uuid.uuid4()),
@@ -228,12 +226,12 @@ def test_unknown_or_foreign_video_is_404(
         ("order=newest", "invalid_value", "order"),
     ],
 )
-def test_bad_list_parameters(quiet: ServerProcess, query: str, code: str, param: str) -> None:
+def test_bad_list_parameters(quiet: InProcessServer, query: str, code: str, param: str) -> None:
     with quiet.client() as client:
         assert_error(client.get(f"/v1/videos?{query}"), 400, BAD, code, param)
 
 
-def test_content_of_a_video_that_is_not_completed_is_400(quiet: ServerProcess) -> None:
+def test_content_of_a_video_that_is_not_completed_is_400(quiet: InProcessServer) -> None:
     video_id = create(quiet)["id"]
     with quiet.client() as client:
         response = client.get(f"/v1/videos/{video_id}/content")
@@ -242,7 +240,7 @@ def test_content_of_a_video_that_is_not_completed_is_400(quiet: ServerProcess) -
         assert_error(response, 400, BAD, "invalid_value", "variant")
 
 
-def test_remix_needs_a_prompt(quiet: ServerProcess) -> None:
+def test_remix_needs_a_prompt(quiet: InProcessServer) -> None:
     video_id = create(quiet)["id"]
     with quiet.client() as client:
         response = client.post(f"/v1/videos/{video_id}/remix", json={})
@@ -251,14 +249,14 @@ def test_remix_needs_a_prompt(quiet: ServerProcess) -> None:
         assert_error(response, 400, BAD, "unknown_parameter", "seed")
 
 
-def test_wrong_method_is_405(quiet: ServerProcess) -> None:
+def test_wrong_method_is_405(quiet: InProcessServer) -> None:
     video_id = create(quiet)["id"]
     with quiet.client() as client:
         response = client.put(f"/v1/videos/{video_id}", json={"prompt": "x"})
     assert_error(response, 405, BAD, "method_not_allowed")
 
 
-def test_created_video_object(quiet: ServerProcess) -> None:
+def test_created_video_object(quiet: InProcessServer) -> None:
     video = create(quiet, seconds="8", size="1792x1024", model="sora-2-pro")
     assert uuid.UUID(video["id"]).version == 4
     assert video == {
@@ -280,7 +278,7 @@ def test_created_video_object(quiet: ServerProcess) -> None:
     assert (defaults["model"], defaults["seconds"], defaults["size"]) == ("sora-2", "4", "720x1280")
 
 
-def test_idempotency_key_replays_json_and_multipart_creates(quiet: ServerProcess) -> None:
+def test_idempotency_key_replays_json_and_multipart_creates(quiet: InProcessServer) -> None:
     png = _png()
     with quiet.client() as client:
 
@@ -304,7 +302,7 @@ def test_idempotency_key_replays_json_and_multipart_creates(quiet: ServerProcess
     assert len(uploads) == 1, "a replayed upload must not leave a second copy behind"
 
 
-def test_list_pages_with_after_limit_and_order(quiet: ServerProcess) -> None:
+def test_list_pages_with_after_limit_and_order(quiet: InProcessServer) -> None:
     mine = [create(quiet, OTHER_KEY, prompt=f"page {n}")["id"] for n in range(5)]
     with quiet.client(OTHER_KEY) as client:
 
@@ -346,7 +344,7 @@ def test_list_pages_with_after_limit_and_order(quiet: ServerProcess) -> None:
     assert not set(mine) & {v["id"] for v in listed}, "another key's videos were listed"
 
 
-def test_delete_of_a_queued_video_cancels_and_deletes_it(quiet: ServerProcess) -> None:
+def test_delete_of_a_queued_video_cancels_and_deletes_it(quiet: InProcessServer) -> None:
     video_id = create(quiet)["id"]
     with quiet.client() as client:
         response = client.delete(f"/v1/videos/{video_id}")
@@ -359,7 +357,7 @@ def test_delete_of_a_queued_video_cancels_and_deletes_it(quiet: ServerProcess) -
         assert_error(again, 404, "not_found_error", "video_not_found")
 
 
-def test_cancelled_video_is_failed_with_code_cancelled(quiet: ServerProcess) -> None:
+def test_cancelled_video_is_failed_with_code_cancelled(quiet: InProcessServer) -> None:
     video_id = create(quiet)["id"]
     with quiet.client() as client:
         assert client.post(f"/admin/tasks/{video_id}/cancel").status_code == 200
@@ -371,7 +369,7 @@ def test_cancelled_video_is_failed_with_code_cancelled(quiet: ServerProcess) -> 
 
 
 def test_cometapi_task_reads_as_a_video_and_a_video_reads_in_the_feed(
-    quiet: ServerProcess,
+    quiet: InProcessServer,
 ) -> None:
     with quiet.client() as client:
         body = seed_body("https://example.com/hook", ratio="21:9")

@@ -12,13 +12,14 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import AbstractAsyncContextManager
 from pathlib import Path
 from typing import Any
 
 import anyio.from_thread
 import httpx
+import httpx2
 from fastapi import FastAPI
 
 from reelgate.runtime import Runtime
@@ -32,7 +33,7 @@ CLIENT_ADDRESS = ("127.0.0.1", 40000)
 
 class PortalTransport(httpx.BaseTransport):
     """A synchronous transport into an ASGI app running on a portal's event loop, so plain
-    `httpx.Client`s (and the `openai` and `runwayml` SDKs built on them) can call it."""
+    `httpx.Client`s (and the `runwayml` SDK built on one) can call it."""
 
     def __init__(self, app: FastAPI, portal: anyio.from_thread.BlockingPortal) -> None:
         # An unexpected exception is answered as the app answers it (a rendered 500), as a real
@@ -58,6 +59,23 @@ class PortalTransport(httpx.BaseTransport):
             )
 
         return self._portal.call(call)
+
+
+class Httpx2PortalTransport(httpx2.BaseTransport):
+    """The same door for clients built on `httpx2` (the `openai` SDK): each request is handed
+    to a `PortalTransport` as an `httpx` request and its answer handed back, bytes unchanged."""
+
+    def __init__(self, inner: PortalTransport) -> None:
+        self._inner = inner
+
+    def handle_request(self, request: httpx2.Request) -> httpx2.Response:
+        sent = httpx.Request(
+            request.method, str(request.url), headers=request.headers.raw, content=request.read()
+        )
+        answer = self._inner.handle_request(sent)
+        return httpx2.Response(
+            answer.status_code, headers=answer.headers.raw, content=answer.content, request=request
+        )
 
 
 class _TracebackLog(logging.Handler):
@@ -120,6 +138,12 @@ class InProcessServer:
         self._portal = None
         logging.getLogger().removeHandler(self._tracebacks)
 
+    @property
+    def webhook_secret(self) -> str:
+        """The `whsec_…` secret the notifier signs with (a `Receiver`'s `secret`)."""
+        assert self.runtime is not None, "start() first"
+        return self.runtime.webhook_secret
+
     def tracebacks(self) -> str:
         """Every error logged with a traceback in this process while the server ran (what
         "Traceback" in a `serve` log shows): the workers', the notifier's, unexpected 500s'."""
@@ -135,6 +159,10 @@ class InProcessServer:
         assert self.app is not None, "start() first"
         assert self._portal is not None, "start() first"
         return PortalTransport(self.app, self._portal)
+
+    def httpx2_transport(self) -> Httpx2PortalTransport:
+        """The transport for an `httpx2.Client` (the `openai` SDK's `http_client=`)."""
+        return Httpx2PortalTransport(self.transport())
 
     def client(
         self, key: str | None = API_KEY, *, headers: dict[str, str] | None = None, **kwargs: Any
@@ -154,3 +182,7 @@ def running(data_dir: Path, workers: int = 0, **settings: Any) -> Iterator[InPro
         yield server
     finally:
         server.stop()
+
+
+StartApp = Callable[..., InProcessServer]
+"""The `start_app` fixture: `start_app(workers=…, **settings)` (tests/conftest.py)."""

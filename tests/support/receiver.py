@@ -104,10 +104,15 @@ class Receiver:
             return [r.path for r in self.requests]
 
     def wait_for(self, count: int, timeout: float = 30.0) -> list[Received]:
-        """Every request so far, once there are at least `count` or `timeout` seconds passed."""
+        """Every request so far, once there are at least `count`; AssertionError (naming what
+        did arrive) when `timeout` seconds pass first."""
         with self.arrived:
-            self.arrived.wait_for(lambda: len(self.requests) >= count, timeout)
-            return list(self.requests)
+            arrived = self.arrived.wait_for(lambda: len(self.requests) >= count, timeout)
+            got = list(self.requests)
+        assert arrived, f"{count} requests expected within {timeout} s, got {len(got)}: " + str(
+            [r.path for r in got]
+        )
+        return got
 
     @contextmanager
     def running(self) -> Iterator[Receiver]:

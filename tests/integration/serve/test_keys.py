@@ -1,4 +1,5 @@
-"""API keys: the key `serve` makes on first start, and `reelgate keys create|list|revoke`."""
+"""API keys: the key `serve` makes on first start, and `reelgate keys create|list|revoke`, and
+the quota a key is made with."""
 
 from __future__ import annotations
 
@@ -7,7 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.support.server import ServerProcess
+from tests.support.inprocess import StartApp
+from tests.support.server import API_KEY, ServerProcess, seed_body
 
 
 def _cli(data_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
@@ -103,3 +105,18 @@ def test_bad_settings_fail_at_start_with_a_clear_message(tmp_path: Path) -> None
     )
     assert result.returncode == 2
     assert "REELGATE_LEASE_SECONDS must be at least 3 x REELGATE_HEARTBEAT_SECONDS" in result.stderr
+
+
+def test_per_key_quota_override(tmp_path: Path, start_app: StartApp) -> None:
+    made = _cli(tmp_path, "keys", "create", "--max-active", "1")
+    assert made.returncode == 0, made.stderr
+    key = made.stdout.split()[1]
+    app = start_app(workers=0, data_dir=tmp_path)
+    body = seed_body("https://example.com/hook")
+    with app.client(key) as client:
+        assert client.post("/runway/pro/generate", json=body).status_code == 200
+        response = client.post("/runway/pro/generate", json=body)
+    assert response.status_code == 429
+    assert "limit 1" in response.json()["message"]
+    with app.client(API_KEY) as client:  # the default cap
+        assert client.post("/runway/pro/generate", json=body).status_code == 200

@@ -1,4 +1,5 @@
-"""The official `runwayml` SDK, unchanged but for its base URL, against a real `reelgate serve`.
+"""The official `runwayml` SDK, unchanged but for its base URL and transport (its `http_client`
+carries the in-process one), against the app in this process.
 
 The client validates every answer strictly against the SDK's own response types, so a missing or
 mistyped member fails here. `wait_for_task_output` polls every 6 ± 1.5 s: clips stay short.
@@ -14,7 +15,6 @@ from pathlib import Path
 from typing import Any
 
 import cv2
-import httpx
 import numpy as np
 import pytest
 from runwayml import AuthenticationError, BadRequestError, NotFoundError, RunwayML
@@ -22,23 +22,25 @@ from runwayml.lib.polling import TaskFailedError
 from runwayml.types import TaskRetrieveResponse
 
 from reelgate.media.probe import decode_frames, probe
-from tests.support.server import API_KEY, ServerProcess
+from tests.support.inprocess import InProcessServer
+from tests.support.server import API_KEY
 
 SDK_TIMEOUT_SECONDS = 60.0
 
 
-def _client(server: ServerProcess, key: str = API_KEY, mount: str = "") -> RunwayML:
+def _client(app: InProcessServer, key: str = API_KEY, mount: str = "") -> RunwayML:
     return RunwayML(
         api_key=key,
-        base_url=server.base_url + mount,
+        base_url=app.base_url + mount,
         max_retries=0,
+        http_client=app.client(None),
         _strict_response_validation=True,
     )
 
 
 @pytest.fixture
-def client(server: ServerProcess) -> Iterator[RunwayML]:
-    with _client(server) as sdk:
+def client(rendering_app: InProcessServer) -> Iterator[RunwayML]:
+    with _client(rendering_app) as sdk:
         yield sdk
 
 
@@ -52,24 +54,27 @@ def _png_data_uri() -> str:
     return "data:image/png;base64," + base64.b64encode(png.tobytes()).decode()
 
 
-def _download(task: TaskRetrieveResponse, target: Path) -> Path:
+def _download(app: InProcessServer, task: TaskRetrieveResponse, target: Path) -> Path:
     assert task.status == "SUCCEEDED"
     [url] = task.output
-    response = httpx.get(url, timeout=30)
+    with app.client(None) as anonymous:  # signed links need no API key
+        response = anonymous.get(url)
     assert response.status_code == 200
     assert response.headers["content-type"] == "video/mp4"
     target.write_bytes(response.content)
     return target
 
 
-def test_text_to_video_waits_for_a_real_video(client: RunwayML, tmp_path: Path) -> None:
+def test_text_to_video_waits_for_a_real_video(
+    rendering_app: InProcessServer, client: RunwayML, tmp_path: Path
+) -> None:
     created = client.text_to_video.create(
         model="gen4.5", prompt_text="a dog in a snowy forest", ratio="720:1280", duration=2
     )
     task = created.wait_for_task_output(timeout=SDK_TIMEOUT_SECONDS)
     assert task.id == created.id
     assert task.status == "SUCCEEDED"
-    info = probe(_download(task, tmp_path / "t2v.mp4"))
+    info = probe(_download(rendering_app, task, tmp_path / "t2v.mp4"))
     assert (info.codec, info.width, info.height, info.frames) == ("h264", 720, 1280, 2 * 24)
     assert float(info.fps) == 24.0
     again = client.tasks.retrieve(created.id)
@@ -79,7 +84,7 @@ def test_text_to_video_waits_for_a_real_video(client: RunwayML, tmp_path: Path) 
 
 
 def test_image_to_video_with_a_data_uri_starts_from_the_image(
-    client: RunwayML, tmp_path: Path
+    rendering_app: InProcessServer, client: RunwayML, tmp_path: Path
 ) -> None:
     created = client.image_to_video.create(
         model="gen4_turbo",
@@ -89,7 +94,7 @@ def test_image_to_video_with_a_data_uri_starts_from_the_image(
         seed=42,
     )
     task = created.wait_for_task_output(timeout=SDK_TIMEOUT_SECONDS)
-    video = _download(task, tmp_path / "i2v.mp4")
+    video = _download(rendering_app, task, tmp_path / "i2v.mp4")
     info = probe(video)
     assert (info.width, info.height, info.frames) == (960, 960, 2 * 24)
     first = next(decode_frames(video)).astype(float)  # RGB; the generator closes the file
@@ -123,8 +128,8 @@ def test_delete_cancels_a_running_task(client: RunwayML) -> None:
     assert _poll(client, created.id, ("CANCELLED",)).status == "CANCELLED"
 
 
-def test_tasks_are_readable_through_the_cometapi_mount(server: ServerProcess) -> None:
-    with _client(server, mount="/runwayml") as sdk:
+def test_tasks_are_readable_through_the_cometapi_mount(rendering_app: InProcessServer) -> None:
+    with _client(rendering_app, mount="/runwayml") as sdk:
         created = sdk.text_to_video.create(
             model="gen4.5", prompt_text="a cat", ratio="1280:720", duration=2
         )
@@ -134,16 +139,17 @@ def test_tasks_are_readable_through_the_cometapi_mount(server: ServerProcess) ->
         _poll(sdk, created.id, ("SUCCEEDED",))
 
 
-def test_documented_errors_raise_the_sdk_exceptions(server: ServerProcess) -> None:
+def test_documented_errors_raise_the_sdk_exceptions(rendering_app: InProcessServer) -> None:
     bad_ratio: Any = "16:9"
-    with _client(server) as sdk:
+    with _client(rendering_app) as sdk:
         with pytest.raises(BadRequestError) as bad:
             sdk.text_to_video.create(
                 model="gen4.5", prompt_text="a cat", ratio=bad_ratio, duration=5
             )
         with pytest.raises(NotFoundError) as missing:
             sdk.tasks.retrieve(str(uuid.uuid4()))
-    with _client(server, key="key_" + "0" * 128) as stranger, pytest.raises(AuthenticationError):
+    stranger = _client(rendering_app, key="key_" + "0" * 128)
+    with stranger, pytest.raises(AuthenticationError):
         stranger.tasks.retrieve(str(uuid.uuid4()))
     assert isinstance(bad.value.body, dict)
     assert bad.value.body["error"].startswith("ratio: must be one of 1280:720")
@@ -162,7 +168,7 @@ def _poll(client: RunwayML, task_id: str, statuses: tuple[str, ...]) -> TaskRetr
 
 
 @pytest.fixture(autouse=True)
-def _fail_with_server_logs(server: ServerProcess) -> Iterator[None]:
+def _fail_with_app_tracebacks(rendering_app: InProcessServer) -> Iterator[None]:
     yield
-    if "Traceback" in server.logs():
-        pytest.fail(f"the server logged a traceback:\n{server.logs()[-4000:]}")
+    if rendering_app.tracebacks():
+        pytest.fail(f"the app logged a traceback:\n{rendering_app.tracebacks()[-4000:]}")

@@ -1,4 +1,4 @@
-"""OpenAI's video routes end to end against a real `reelgate serve` that renders (CONTRACT.md 3):
+"""OpenAI's video routes end to end against the app in this process, rendering (CONTRACT.md 3):
 content downloads probed frame by frame, image-to-video from a multipart upload, remix lineage,
 delete of finished and running videos, and tasks shared with the CometAPI dialect.
 """
@@ -15,28 +15,29 @@ import numpy as np
 import pytest
 
 from reelgate.media.probe import decode_frames, probe
-from tests.integration.api.test_openai_dialect import assert_error
+from tests.api.test_openai_dialect import assert_error
+from tests.support.inprocess import InProcessServer
 from tests.support.receiver import Receiver
-from tests.support.server import ServerProcess, seed_body, wait_for_feed
+from tests.support.server import seed_body, wait_for_feed
 
 pytestmark = pytest.mark.slow
 
 RETENTION_SECONDS = 7 * 86_400  # the default REELGATE_RETENTION_DAYS
 
 
-def create(server: ServerProcess, **fields: Any) -> dict[str, Any]:
-    with server.client() as client:
+def create(app: InProcessServer, **fields: Any) -> dict[str, Any]:
+    with app.client() as client:
         response = client.post("/v1/videos", json={"prompt": "a fox in snow", **fields})
     assert response.status_code == 200, response.text
     video: dict[str, Any] = response.json()
     return video
 
 
-def wait(server: ServerProcess, video_id: str, timeout: float = 90.0) -> list[dict[str, Any]]:
+def wait(app: InProcessServer, video_id: str, timeout: float = 90.0) -> list[dict[str, Any]]:
     """Poll GET /v1/videos/{id} until it is completed or failed; every object seen."""
     seen: list[dict[str, Any]] = []
     deadline = time.monotonic() + timeout
-    with server.client() as client:
+    with app.client() as client:
         while time.monotonic() < deadline:
             response = client.get(f"/v1/videos/{video_id}")
             assert response.status_code == 200, response.text
@@ -47,8 +48,8 @@ def wait(server: ServerProcess, video_id: str, timeout: float = 90.0) -> list[di
     raise AssertionError(f"video {video_id} not finished after {timeout}s: {seen[-1:]}")
 
 
-def download(server: ServerProcess, video_id: str, variant: str, target: Path) -> Path:
-    with server.client() as client:
+def download(app: InProcessServer, video_id: str, variant: str, target: Path) -> Path:
+    with app.client() as client:
         response = client.get(f"/v1/videos/{video_id}/content", params={"variant": variant})
     assert response.status_code == 200, response.text
     target.write_bytes(response.content)
@@ -62,9 +63,11 @@ def assert_clip(path: Path, width: int, height: int, seconds: int) -> None:
     assert info.frames == seconds * 24
 
 
-def test_text_to_video_completes_and_downloads(server: ServerProcess, tmp_path: Path) -> None:
-    video = create(server, seconds="4", size="720x1280")
-    seen = wait(server, video["id"])
+def test_text_to_video_completes_and_downloads(
+    rendering_app: InProcessServer, tmp_path: Path
+) -> None:
+    video = create(rendering_app, seconds="4", size="720x1280")
+    seen = wait(rendering_app, video["id"])
     final = seen[-1]
     assert final["status"] == "completed", final
     assert final["progress"] == 100
@@ -75,8 +78,8 @@ def test_text_to_video_completes_and_downloads(server: ServerProcess, tmp_path: 
     assert final["created_at"] <= final["completed_at"]
     assert abs(final["expires_at"] - final["completed_at"] - RETENTION_SECONDS) <= 1
 
-    assert_clip(download(server, video["id"], "video", tmp_path / "v.mp4"), 720, 1280, 4)
-    with server.client() as client:
+    assert_clip(download(rendering_app, video["id"], "video", tmp_path / "v.mp4"), 720, 1280, 4)
+    with rendering_app.client() as client:
         response = client.get(f"/v1/videos/{video['id']}/content")  # variant defaults to video
         assert response.headers["content-type"] == "video/mp4"
         assert response.content == (tmp_path / "v.mp4").read_bytes()
@@ -90,14 +93,16 @@ def test_text_to_video_completes_and_downloads(server: ServerProcess, tmp_path: 
         assert (frame.width, frame.height) == (720, 1280)
 
 
-def test_image_to_video_from_a_multipart_png(server: ServerProcess, tmp_path: Path) -> None:
+def test_image_to_video_from_a_multipart_png(
+    rendering_app: InProcessServer, tmp_path: Path
+) -> None:
     """The uploaded picture is the first frame: left half red, right half blue."""
     image = np.zeros((720, 1280, 3), np.uint8)
     image[:, :640] = (0, 0, 255)  # BGR red
     image[:, 640:] = (255, 0, 0)  # BGR blue
     ok, png = cv2.imencode(".png", image)
     assert ok
-    with server.client() as client:
+    with rendering_app.client() as client:
         response = client.post(
             "/v1/videos",
             data={"prompt": "the flag waves", "size": "1280x720", "seconds": "4"},
@@ -107,9 +112,9 @@ def test_image_to_video_from_a_multipart_png(server: ServerProcess, tmp_path: Pa
         video_id = response.json()["id"]
         feed = client.post("/runway/feed", json={"task_id": video_id}).json()["data"]
     assert feed["action"] == "IMAGE_TO_VIDEO"
-    final = wait(server, video_id)[-1]
+    final = wait(rendering_app, video_id)[-1]
     assert final["status"] == "completed", final
-    path = download(server, video_id, "video", tmp_path / "i2v.mp4")
+    path = download(rendering_app, video_id, "video", tmp_path / "i2v.mp4")
     assert_clip(path, 1280, 720, 4)
     first = next(decode_frames(path)).astype(int)
     left, right = first[300:420, 200:440].mean(axis=(0, 1)), first[300:420, 840:1080].mean((0, 1))
@@ -118,10 +123,10 @@ def test_image_to_video_from_a_multipart_png(server: ServerProcess, tmp_path: Pa
 
 
 def test_remix_keeps_the_settings_and_records_its_lineage(
-    server: ServerProcess, tmp_path: Path
+    rendering_app: InProcessServer, tmp_path: Path
 ) -> None:
-    original = create(server, seconds="4", size="1280x720", model="sora-2-pro")
-    with server.client() as client:
+    original = create(rendering_app, seconds="4", size="1280x720", model="sora-2-pro")
+    with rendering_app.client() as client:
         response = client.post(f"/v1/videos/{original['id']}/remix", json={"prompt": "at night"})
         assert response.status_code == 200, response.text
         remix = response.json()
@@ -136,20 +141,22 @@ def test_remix_keeps_the_settings_and_records_its_lineage(
         "1280x720",
     )
     for video in (original, remix, again):
-        assert wait(server, video["id"])[-1]["status"] == "completed"
-    assert_clip(download(server, remix["id"], "video", tmp_path / "r.mp4"), 1280, 720, 4)
-    with server.client() as client:
+        assert wait(rendering_app, video["id"])[-1]["status"] == "completed"
+    assert_clip(download(rendering_app, remix["id"], "video", tmp_path / "r.mp4"), 1280, 720, 4)
+    with rendering_app.client() as client:
         assert (
             client.get(f"/v1/videos/{again['id']}").json()["remixed_from_video_id"] == remix["id"]
         )
 
 
-def test_delete_of_a_completed_video_removes_it_and_its_files(server: ServerProcess) -> None:
-    video_id = create(server)["id"]
-    assert wait(server, video_id)[-1]["status"] == "completed"
-    files = server.data_dir / "blobs" / "tasks" / video_id
+def test_delete_of_a_completed_video_removes_it_and_its_files(
+    rendering_app: InProcessServer,
+) -> None:
+    video_id = create(rendering_app)["id"]
+    assert wait(rendering_app, video_id)[-1]["status"] == "completed"
+    files = rendering_app.data_dir / "blobs" / "tasks" / video_id
     assert any(files.rglob("video.mp4"))
-    with server.client() as client:
+    with rendering_app.client() as client:
         response = client.delete(f"/v1/videos/{video_id}")
         assert response.json() == {"id": video_id, "object": "video.deleted", "deleted": True}
         for path in (f"/v1/videos/{video_id}", f"/v1/videos/{video_id}/content"):
@@ -159,10 +166,10 @@ def test_delete_of_a_completed_video_removes_it_and_its_files(server: ServerProc
     assert not files.exists()
 
 
-def test_delete_of_a_running_video_stops_and_deletes_it(server: ServerProcess) -> None:
-    video_id = create(server, seconds="12", size="1792x1024")["id"]
+def test_delete_of_a_running_video_stops_and_deletes_it(rendering_app: InProcessServer) -> None:
+    video_id = create(rendering_app, seconds="12", size="1792x1024")["id"]
     deadline = time.monotonic() + 60
-    with server.client() as client:
+    with rendering_app.client() as client:
         while client.get(f"/v1/videos/{video_id}").json()["status"] == "queued":
             assert time.monotonic() < deadline, "the video never started"
             time.sleep(0.1)
@@ -175,23 +182,23 @@ def test_delete_of_a_running_video_stops_and_deletes_it(server: ServerProcess) -
         assert_error(
             client.get(f"/v1/videos/{video_id}"), 404, "not_found_error", "video_not_found"
         )
-    assert not (server.data_dir / "blobs" / "tasks" / video_id).exists()
+    assert not (rendering_app.data_dir / "blobs" / "tasks" / video_id).exists()
 
 
 def test_cometapi_task_renders_and_downloads_through_openai_routes(
-    server: ServerProcess, receiver: Receiver, tmp_path: Path
+    rendering_app: InProcessServer, receiver: Receiver, tmp_path: Path
 ) -> None:
     body = seed_body(receiver.url)
     body["options"]["seconds"] = 5
-    with server.client() as client:
+    with rendering_app.client() as client:
         task_id = client.post("/runway/pro/generate", json=body).json()["data"]["task_id"]
-    final = wait(server, task_id)[-1]
+    final = wait(rendering_app, task_id)[-1]
     assert final["status"] == "completed", final
     assert (final["model"], final["seconds"], final["size"]) == ("gen4", "5", "1280x720")
-    assert_clip(download(server, task_id, "video", tmp_path / "c.mp4"), 1280, 720, 5)
+    assert_clip(download(rendering_app, task_id, "video", tmp_path / "c.mp4"), 1280, 720, 5)
 
-    video_id = create(server)["id"]
-    with server.client() as client:
+    video_id = create(rendering_app)["id"]
+    with rendering_app.client() as client:
         feed = wait_for_feed(client, video_id)[-1]
     assert feed["status"] == "SUCCESS"
     assert feed["result_url"] == feed["data"]["video_url"]

@@ -10,15 +10,15 @@ from typing import Any
 import av
 import numpy as np
 import pytest
-from standardwebhooks import Webhook
 
 from reelgate.media.probe import decode_frames, probe
+from tests.support.inprocess import InProcessServer
 from tests.support.receiver import Receiver
-from tests.support.server import ServerProcess, seed_body, wait_for_feed
+from tests.support.server import seed_body, wait_for_feed
 
 
-def _create(server: ServerProcess, body: dict[str, Any]) -> str:
-    with server.client() as client:
+def _create(app: InProcessServer, body: dict[str, Any]) -> str:
+    with app.client() as client:
         response = client.post(
             "/runway/pro/generate", json=body, headers={"X-Runway-Version": "2024-11-06"}
         )
@@ -33,8 +33,8 @@ def _create(server: ServerProcess, body: dict[str, Any]) -> str:
     return task_id
 
 
-def _download(server: ServerProcess, url: str, target: Path) -> Path:
-    with server.client(key=None) as client:  # signed links need no API key
+def _download(app: InProcessServer, url: str, target: Path) -> Path:
+    with app.client(key=None) as client:  # signed links need no API key
         response = client.get(url)
     assert response.status_code == 200, response.text
     target.write_bytes(response.content)
@@ -42,10 +42,11 @@ def _download(server: ServerProcess, url: str, target: Path) -> Path:
 
 
 def test_seed_request_renders_a_real_video_and_signed_callback(
-    server: ServerProcess, receiver: Receiver, tmp_path: Path
+    rendering_app: InProcessServer, receiver: Receiver, tmp_path: Path
 ) -> None:
-    task_id = _create(server, seed_body(receiver.url))
-    with server.client() as client:
+    receiver.secret = rendering_app.webhook_secret  # checked as each delivery arrives
+    task_id = _create(rendering_app, seed_body(receiver.url))
+    with rendering_app.client() as client:
         seen = wait_for_feed(client, task_id)
     final = seen[-1]
     assert final["status"] == "SUCCESS", final
@@ -60,19 +61,23 @@ def test_seed_request_renders_a_real_video_and_signed_callback(
     assert inner["status"] == "SUCCEEDED"
     assert inner["output"] == [inner["video_url"]] == [final["result_url"]]
 
-    video = _download(server, inner["video_url"], tmp_path / "out.mp4")
+    video = _download(rendering_app, inner["video_url"], tmp_path / "out.mp4")
     info = probe(video)
     assert (info.codec, info.width, info.height) == ("h264", 1280, 720)
     assert info.pix_fmt == "yuv420p"
     assert float(info.fps) == 24.0
     assert info.frames == 240
-    poster = _download(server, inner["poster"], tmp_path / "poster.jpg")
+    poster = _download(rendering_app, inner["poster"], tmp_path / "poster.jpg")
     with av.open(str(poster)) as container:
         frame = next(container.decode(video=0))
         assert (frame.width, frame.height) == (1280, 720)
 
-    [hook] = receiver.wait_for(1)
-    payload = Webhook(_webhook_secret(server)).verify(hook.body, hook.headers)
+    hooks = receiver.wait_for(1, timeout=60)
+    assert len(hooks) == 1, f"expected one callback, got {len(hooks)}"
+    [hook] = hooks
+    assert hook.verified, hook.error
+    payload = hook.payload
+    assert payload is not None
     assert hook.headers["webhook-id"].startswith("msg_")
     assert hook.headers["content-type"] == "application/json"
     assert hook.headers["user-agent"].startswith("reelgate/")
@@ -82,37 +87,39 @@ def test_seed_request_renders_a_real_video_and_signed_callback(
 
 
 def test_seed_callback_that_cannot_be_reached_does_not_fail_the_task(
-    server: ServerProcess,
+    rendering_app: InProcessServer,
 ) -> None:
     body = seed_body("http://baidu.com", ratio="1:1")
     body["options"]["seconds"] = 5
-    task_id = _create(server, body)
-    with server.client() as client:
+    task_id = _create(rendering_app, body)
+    with rendering_app.client() as client:
         final = wait_for_feed(client, task_id)[-1]
     assert final["status"] == "SUCCESS"
 
 
 def test_same_request_and_seed_give_identical_frames(
-    server: ServerProcess, receiver: Receiver, tmp_path: Path
+    rendering_app: InProcessServer, receiver: Receiver, tmp_path: Path
 ) -> None:
     body = seed_body(receiver.url, ratio="9:16", prompt="a snowy forest at night")
     body["options"] = {"seconds": 5, "seed": 1234, "motion_vector": {"x": 2, "z": 3}}
     videos = []
     for run in range(2):
-        task_id = _create(server, body)
-        with server.client() as client:
+        task_id = _create(rendering_app, body)
+        with rendering_app.client() as client:
             final = wait_for_feed(client, task_id)[-1]
         assert final["status"] == "SUCCESS"
-        videos.append(_download(server, final["data"]["video_url"], tmp_path / f"{run}.mp4"))
+        videos.append(_download(rendering_app, final["data"]["video_url"], tmp_path / f"{run}.mp4"))
     for a, b in zip(decode_frames(videos[0]), decode_frames(videos[1]), strict=True):
         assert np.array_equal(a, b)
 
 
-def test_tampered_or_expired_link_is_forbidden(server: ServerProcess, receiver: Receiver) -> None:
+def test_tampered_or_expired_link_is_forbidden(
+    rendering_app: InProcessServer, receiver: Receiver
+) -> None:
     body = seed_body(receiver.url, ratio="1:1")
     body["options"]["seconds"] = 5
-    task_id = _create(server, body)
-    with server.client() as client:
+    task_id = _create(rendering_app, body)
+    with rendering_app.client() as client:
         url = wait_for_feed(client, task_id)[-1]["data"]["video_url"]
     base, _, query = url.partition("?")
     params = dict(p.split("=") for p in query.split("&"))
@@ -123,15 +130,11 @@ def test_tampered_or_expired_link_is_forbidden(server: ServerProcess, receiver: 
         base.replace("video.mp4", "poster.jpg") + "?" + query,
         base,
     ]
-    with server.client(key=None) as client:
+    with rendering_app.client(key=None) as client:
         for link in tampered:
             response = client.get(link)
             assert response.status_code == 403, link
             assert response.json()["error"]["code"] == "link_invalid"
-
-
-def _webhook_secret(server: ServerProcess) -> str:
-    return (server.data_dir / "webhook_secret").read_text().strip()
 
 
 def _without_links(data: dict[str, Any]) -> dict[str, Any]:
@@ -145,7 +148,7 @@ def _without_links(data: dict[str, Any]) -> dict[str, Any]:
 
 
 @pytest.fixture(autouse=True)
-def _fail_with_server_logs(server: ServerProcess) -> Any:
+def _fail_with_app_tracebacks(rendering_app: InProcessServer) -> Any:
     yield
-    if "Traceback" in server.logs():
-        pytest.fail(f"the server logged a traceback:\n{server.logs()[-4000:]}")
+    if rendering_app.tracebacks():
+        pytest.fail(f"the app logged a traceback:\n{rendering_app.tracebacks()[-4000:]}")

@@ -1,5 +1,6 @@
-"""The official `openai` SDK (`client.videos`) against a real `reelgate serve`, changed only in
-`base_url` and key (CONTRACT.md 3): what a client written for OpenAI does, start to finish."""
+"""The official `openai` SDK (`client.videos`) against the app in this process, changed only in
+`base_url`, key and transport (CONTRACT.md 3): what a client written for OpenAI does, start to
+finish. The SDK is built on `httpx2`; its client gets the in-process transport for `httpx2`."""
 
 from __future__ import annotations
 
@@ -8,13 +9,15 @@ from pathlib import Path
 from typing import Any
 
 import cv2
+import httpx2
 import numpy as np
 import openai
 import pytest
 from openai import OpenAI
 
 from reelgate.media.probe import probe
-from tests.support.server import API_KEY, ServerProcess
+from tests.support.inprocess import InProcessServer, running
+from tests.support.server import API_KEY
 
 # The SDK marks the Sora methods deprecated (OpenAI's service shuts down in 2026; ours does not).
 pytestmark = [
@@ -26,18 +29,20 @@ POLL_MS = 200
 
 
 @pytest.fixture(scope="module")
-def sdk_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+def sdk_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[InProcessServer]:
     """Two workers, so the few clips of this module render side by side."""
-    server = ServerProcess(
-        tmp_path_factory.mktemp("openai-sdk"), env={"REELGATE_WORKERS": "2"}
-    ).start()
-    yield server
-    server.stop()
+    with running(tmp_path_factory.mktemp("openai-sdk"), workers=2, shutdown_grace_seconds=0) as app:
+        yield app
+
+
+def _sdk(app: InProcessServer, key: str) -> OpenAI:
+    http = httpx2.Client(transport=app.httpx2_transport())
+    return OpenAI(api_key=key, base_url=app.base_url + "/v1", max_retries=0, http_client=http)
 
 
 @pytest.fixture
-def client(sdk_server: ServerProcess) -> Iterator[OpenAI]:
-    with OpenAI(api_key=API_KEY, base_url=sdk_server.base_url + "/v1", max_retries=0) as sdk:
+def client(sdk_app: InProcessServer) -> Iterator[OpenAI]:
+    with _sdk(sdk_app, API_KEY) as sdk:
         yield sdk
 
 
@@ -146,9 +151,11 @@ def test_text_file_as_input_reference_is_bad_request(client: OpenAI) -> None:
     assert (raised.value.param, raised.value.code) == ("input_reference", "invalid_image")
 
 
-def test_unknown_key_raises_authentication_error(sdk_server: ServerProcess) -> None:
-    stranger = OpenAI(api_key="sk-not-ours", base_url=sdk_server.base_url + "/v1", max_retries=0)
-    with pytest.raises(openai.AuthenticationError) as raised:
+def test_unknown_key_raises_authentication_error(sdk_app: InProcessServer) -> None:
+    with (
+        _sdk(sdk_app, "sk-not-ours") as stranger,
+        pytest.raises(openai.AuthenticationError) as raised,
+    ):
         stranger.videos.list()
     assert raised.value.code == "invalid_api_key"
 
