@@ -6,13 +6,13 @@ reelgate keys create [--name N] [--max-active N] [--rate-per-minute R]
 reelgate keys list | revoke KEY_ID | limits KEY_ID [--max-active N] [--rate-per-minute R]
 reelgate webhook-secret                  print the callback signing secret
 reelgate models                          list the model registry (REELGATE_MODELS_FILE)
+reelgate worker [--metrics-port P]       workers only; Prometheus metrics on port P
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import logging
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -24,6 +24,7 @@ from pydantic import ValidationError
 
 from reelgate import __version__
 from reelgate.errors import SchemaBehindError, SettingsError
+from reelgate.observability import LogFormat, configure_logging
 from reelgate.runtime import webhook_secret
 from reelgate.settings import Settings
 from reelgate.store import db
@@ -50,6 +51,10 @@ def _parser() -> argparse.ArgumentParser:
     worker.add_argument("--models", default="", help="comma-separated models (default: all)")
     worker.add_argument("--count", type=int, default=1, help="worker threads in this process")
     worker.add_argument("--device", default="cpu", help="device label shown by `workers`")
+    worker.add_argument(
+        "--metrics-port", type=int, help="serve Prometheus metrics at http://HOST:PORT/metrics"
+    )
+    worker.add_argument("--metrics-host", default="127.0.0.1", help="address for --metrics-port")
 
     workers = sub.add_parser("workers", help="list live workers")
     workers.add_argument(
@@ -114,17 +119,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.command in ("generate", "tasks"):
         return _client(args)
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
-    for chatty in ("httpx", "httpx2", "httpcore"):  # one INFO line per request otherwise
-        logging.getLogger(chatty).setLevel(logging.WARNING)
+    configure_logging(LogFormat.TEXT)
     try:
         settings = Settings()
         settings.validate_for_start()
     except (ValidationError, SettingsError) as exc:
         print(f"reelgate: invalid settings: {exc}", file=sys.stderr)
         return 2
+    configure_logging(settings.log_format)
     try:
         return _run(args, settings)
     except (SchemaBehindError, SettingsError) as exc:  # incl. a bad REELGATE_MODELS_FILE
@@ -156,7 +158,10 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
         if unknown:
             print(f"reelgate: unknown models: {', '.join(unknown)}", file=sys.stderr)
             return 2
-        run_worker(settings, models or None, max(1, args.count), args.device)
+        metrics_address = None
+        if args.metrics_port is not None:
+            metrics_address = (args.metrics_host, args.metrics_port)
+        run_worker(settings, models or None, max(1, args.count), args.device, metrics_address)
         return 0
     if args.command == "webhook-secret":
         print(webhook_secret(settings))

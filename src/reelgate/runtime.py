@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import secrets
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,6 +19,7 @@ from reelgate.blobs.links import LinkSigner
 from reelgate.blobs.local import LocalBlobStore
 from reelgate.engines.registry import ModelRegistry
 from reelgate.notifier.signing import generate_secret
+from reelgate.observability import Metrics, StoreSnapshot
 from reelgate.outbound import OutboundPolicy
 from reelgate.service import Downloads, Operations, TaskService
 from reelgate.settings import Settings
@@ -37,6 +39,7 @@ class Runtime:
     ops: Operations
     policy: OutboundPolicy
     webhook_secret: str
+    metrics: Metrics | None = None  # None with REELGATE_METRICS_ENABLED=false
 
     @classmethod
     def build(
@@ -60,6 +63,7 @@ class Runtime:
         )
         registry = ModelRegistry.from_file(settings.models_file)
         policy = OutboundPolicy.from_settings(settings)
+        metrics = Metrics() if settings.metrics_enabled else None
         return cls(
             settings=settings,
             store=store,
@@ -76,10 +80,12 @@ class Runtime:
                 max_running_per_owner=settings.max_running_tasks_per_key,
                 retention_days=settings.retention_days,
                 on_created=on_created,
+                metrics=metrics,
             ),
             ops=Operations(store, blobs, registry, settings.heartbeat_seconds),
             policy=policy,
             webhook_secret=settings.webhook_secret or webhook_secret(settings),
+            metrics=metrics,
         )
 
     def api_services(self) -> ApiServices:
@@ -91,6 +97,29 @@ class Runtime:
             authenticator=Authenticator(
                 self.settings, self.store.keys, inline_reads=self.store.inline_reads
             ),
+            metrics=self.metrics,
+        )
+
+    def watch_store(self) -> None:
+        """Export the queue, worker and outbox gauges from this process (the HTTP ones: every
+        replica reads the same rows, so dashboards take the max across them)."""
+        if self.metrics is not None:
+            self.metrics.watch_store(self.store_snapshot)
+
+    def store_snapshot(self) -> StoreSnapshot:
+        depth = self.store.tasks.depth()
+        backlog = self.store.outbox.backlog()
+        window = 3 * self.settings.heartbeat_seconds  # as `reelgate workers` counts them
+        serving: Counter[str] = Counter()
+        for worker in self.store.workers.live(window):
+            serving.update(worker.models)
+        return StoreSnapshot(
+            models=self.registry.names,
+            tasks=depth.counts,
+            oldest_queued_at=depth.oldest_queued_at,
+            live_workers=serving,
+            outbox_pending=backlog.pending,
+            outbox_oldest_at=backlog.oldest_created_at,
         )
 
 

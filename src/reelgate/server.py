@@ -30,6 +30,8 @@ from reelgate.http import HttpLimits, protocol_class
 from reelgate.notifier.dispatcher import Dispatcher
 from reelgate.notifier.payload import task_payload
 from reelgate.notifier.schedule import RETRY_DELAYS_SECONDS
+from reelgate.observability import tracing
+from reelgate.observability.exporter import serve_metrics
 from reelgate.outbound import guarded_client
 from reelgate.runtime import Runtime
 from reelgate.settings import Settings
@@ -68,6 +70,7 @@ def build_pool(runtime: Runtime, count: int, device: str = "cpu") -> WorkerPool:
         directory=runtime.store.workers,
         device=device,
         policy=runtime.policy,
+        metrics=runtime.metrics,
     )
 
 
@@ -87,6 +90,7 @@ def build_http_app(runtime: Runtime, workers: int) -> FastAPI:
         runtime.store, runtime.blobs, settings.retention_days, settings.sweep_seconds
     )
     runtime.tasks.on_created = pool.wake
+    runtime.watch_store()
     app = create_app(runtime.api_services())
 
     def payload(task: Task) -> bytes:
@@ -107,6 +111,7 @@ def build_http_app(runtime: Runtime, workers: int) -> FastAPI:
                 timeout_seconds=settings.webhook_timeout_seconds,
                 poll_seconds=settings.notifier_poll_seconds,
                 schedule=settings.retry_schedule() or RETRY_DELAYS_SECONDS,
+                metrics=runtime.metrics,
             )
             pool.start()
             if listener is not None:
@@ -140,6 +145,7 @@ def serve(
 ) -> None:
     """Run the HTTP API (and, for `serve`, in-process workers) until SIGTERM/SIGINT."""
     public_url = f"http://{_url_host(host)}:{port}"
+    tracing.configure_tracing("reelgate")  # before the app is built: it adds the HTTP span
     runtime = Runtime.build(settings, public_url=public_url)
     runtime.store.prepare()
     if make_first_key:
@@ -166,12 +172,17 @@ def serve(
         # Forwarded headers count only from the proxies the operator named (none by default).
         proxy_headers=bool(trusted_proxies),
         forwarded_allow_ips=trusted_proxies,
+        # JSON logs: uvicorn's own lines go through the root logger's JSON handler too.
+        log_config=None if settings.log_format == "json" else uvicorn.config.LOGGING_CONFIG,
     )
     # uvicorn re-raises the signal that stopped it once it has shut down cleanly; with these
     # handlers in place that becomes exit status 0 rather than death by SIGTERM (143).
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, _exit_cleanly)
-    uvicorn.Server(config).run()
+    try:
+        uvicorn.Server(config).run()
+    finally:
+        tracing.shutdown_tracing()  # export the spans still queued
 
 
 def http_limits(settings: Settings) -> HttpLimits:
@@ -187,13 +198,25 @@ def _exit_cleanly(signum: int, _frame: object) -> None:
     raise SystemExit(0)
 
 
-def run_worker(settings: Settings, models: Sequence[str] | None, count: int, device: str) -> None:
-    """Claim and render tasks of `models` (all by default) until SIGTERM/SIGINT."""
+def run_worker(
+    settings: Settings,
+    models: Sequence[str] | None,
+    count: int,
+    device: str,
+    metrics_address: tuple[str, int] | None = None,
+) -> None:
+    """Claim and render tasks of `models` (all by default) until SIGTERM/SIGINT; with
+    `metrics_address` (host, port), serve this process's /metrics there."""
+    tracing.configure_tracing("reelgate-worker")
     runtime = Runtime.build(settings, public_url=settings.public_url or "http://127.0.0.1")
     runtime.store.prepare()
     if models:
         runtime.registry = runtime.registry.subset(models)
     pool = build_pool(runtime, count, device)
+    exporter = None
+    if metrics_address is not None and runtime.metrics is not None:
+        exporter = serve_metrics(runtime.metrics, *metrics_address)
+        log.info("metrics on http://%s:%d/metrics", *metrics_address)
     listener = _listener(runtime, pool)
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -212,7 +235,10 @@ def run_worker(settings: Settings, models: Sequence[str] | None, count: int, dev
     if listener is not None:
         listener.stop()
     pool.stop(settings.shutdown_grace_seconds)
+    if exporter is not None:
+        exporter.shutdown()
     runtime.store.close()
+    tracing.shutdown_tracing()
 
 
 def _url_host(host: str) -> str:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ipaddress
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -75,6 +76,12 @@ class Settings(BaseSettings):
     # Seconds before each delivery attempt, the first included; empty: the Standard Webhooks
     # schedule (0, 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 14 h, 20 h, 24 h).
     webhook_retry_schedule: str = ""
+
+    # Observability (docs/operations.md): `json` writes one JSON object per log line with the
+    # request, task, attempt, key and worker ids; `text` (the default) suits a terminal.
+    log_format: Literal["text", "json"] = "text"
+    # GET /metrics on the HTTP processes (and `worker --metrics-port`); false turns it all off.
+    metrics_enabled: bool = True
 
     def retry_schedule(self) -> tuple[float, ...] | None:
         """The operator's retry schedule, or None for the standard one."""

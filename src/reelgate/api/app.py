@@ -11,13 +11,16 @@ from starlette.responses import Response
 from starlette.types import Scope
 
 from reelgate import __version__
-from reelgate.api import cometapi, files, health, native, openai, openapi, runway
+from reelgate.api import cometapi, console, docs_ui, files, health, native, openai, openapi, runway
 from reelgate.api.deps import ApiServices
 from reelgate.api.errors import Renderers, install
+from reelgate.api.metrics import install as install_metrics
 from reelgate.api.middleware.body_limit import BodyLimitMiddleware
 from reelgate.api.middleware.request_id import RequestIdMiddleware
+from reelgate.api.middleware.tracing import TracingMiddleware
 from reelgate.api.wire import MAX_BODY_BYTES
 from reelgate.errors import ApiError, ErrorKind
+from reelgate.observability import tracing
 from reelgate.outbound.fetch import MAX_IMAGE_BYTES
 
 # Multipart uploads that may carry an input image (OpenAI's `input_reference`).
@@ -31,7 +34,8 @@ wrapper (`/runway/...`), Runway's official API and OpenAI's video API. Authentic
 
 
 def create_app(services: ApiServices) -> FastAPI:
-    app = FastAPI(title="reelgate", version=__version__, description=DESCRIPTION)
+    # /docs is served from the package's own files (docs_ui), not FastAPI's CDN page.
+    app = FastAPI(title="reelgate", version=__version__, description=DESCRIPTION, docs_url=None)
     app.state.services = services
 
     renderers = Renderers()
@@ -49,6 +53,10 @@ def create_app(services: ApiServices) -> FastAPI:
     app.include_router(openai.router)
     app.include_router(native.admin_router)
     app.include_router(native.tasks_router)
+    app.include_router(native.events_router)
+    app.include_router(docs_ui.router)
+    app.include_router(console.router)
+    app.mount(docs_ui.STATIC_PREFIX, docs_ui.static_files(), name="static")
 
     def too_large(scope: Scope, limit: int) -> Response:
         return renderers.render_scope(
@@ -63,5 +71,9 @@ def create_app(services: ApiServices) -> FastAPI:
         max_upload_bytes=MAX_IMAGE_BYTES + MAX_BODY_BYTES,
     )
     app.add_middleware(RequestIdMiddleware)
+    if services.metrics is not None:
+        install_metrics(app, services.metrics)
+    if tracing.enabled():  # outermost: the server span covers everything below
+        app.add_middleware(TracingMiddleware)
     openapi.install(app)
     return app

@@ -13,6 +13,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from reelgate.api.auth import Authenticator
+from reelgate.observability import Metrics
 from reelgate.service import Downloads, Operations, TaskService
 
 
@@ -24,6 +25,7 @@ class ApiServices:
     ops: Operations
     downloads: Downloads
     authenticator: Authenticator
+    metrics: Metrics | None = None  # None when metrics are turned off
 
 
 def _services(request: Request) -> ApiServices:

@@ -199,12 +199,18 @@ def _weights(config: DiffusersConfig, key: str, path: Path, *, image: bool | Non
     return path.resolve()
 
 
+# Values an error never repeats: a key pasted where its variable's name belongs, endpoints
+# (one may carry credentials; the message names the bad one otherwise), and a whole entry when
+# the problem is a combination of keys.
+_NOT_ECHOED = ("api_key_env", "endpoints", "entry")
+
+
 def _first_error(exc: ValidationError) -> str:
     error = exc.errors(include_url=False)[0]
     where = ".".join(str(part) for part in error["loc"]) or "entry"
     message = error["msg"].removeprefix("Value error, ")
     if error["type"] == "extra_forbidden":
         message = "unknown key (see docs/models.md for the keys an entry takes)"
-    elif error["type"] != "missing" and "input" in error:
+    elif error["type"] != "missing" and "input" in error and where not in _NOT_ECHOED:
         message += f" (got {error['input']!r})"
     return f"{where}: {message}"

@@ -26,6 +26,7 @@ from reelgate.engines.models_file import (
     load_models_file,
 )
 from reelgate.engines.upstream.config import UpstreamConfig
+from reelgate.errors import SettingsError
 
 AnyEngine = Engine | JobEngine
 EngineFactory = Callable[[], AnyEngine]
@@ -133,7 +134,10 @@ class ModelRegistry:
     def build_job_engines(self) -> None:
         """Build every job engine now, so a missing key stops start-up rather than a task."""
         for model in self.job_models:
-            self.job_engine(model)
+            try:
+                self.job_engine(model)
+            except SettingsError as exc:
+                raise SettingsError(f"[models.{model}] {exc}") from None
 
     def _build(self, model: str) -> tuple[AnyEngine, float | None]:
         factory = self._factories[model]

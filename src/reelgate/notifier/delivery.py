@@ -20,7 +20,7 @@ import contextlib
 import datetime
 import email.utils
 import time
-from collections.abc import AsyncGenerator, Callable
+from collections.abc import AsyncGenerator, Callable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import cast
@@ -68,16 +68,22 @@ async def deliver(
     *,
     timeout_seconds: float = DEFAULT_TIMEOUT_SECONDS,
     now: Callable[[], float] | None = None,
+    trace_headers: Mapping[str, str] | None = None,
 ) -> AttemptResult:
     """POST `body`, signed with `secret` under event id `msg_id`, to `url` once.
 
     `client` should come from `reelgate.outbound.guarded_client`, so the address policy applies to
     every connection. `now` (unix seconds) stamps `webhook-timestamp` and anchors an HTTP-date
-    `Retry-After`; it defaults to `time.time`. Network and receiver problems never raise.
+    `Retry-After`; it defaults to `time.time`. `trace_headers` (W3C `traceparent`, sent while
+    tracing is on) go out beside the signature, which does not cover them. Network and receiver
+    problems never raise.
     """
     clock = now or time.time
     sent_at = clock()
-    request_headers = signing.headers(secret, msg_id, int(sent_at), body)
+    request_headers = {
+        **(trace_headers or {}),
+        **signing.headers(secret, msg_id, int(sent_at), body),
+    }
     started = time.perf_counter()
     status: int | None = None
     retry_after: float | None = None

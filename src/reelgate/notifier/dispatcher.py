@@ -26,6 +26,7 @@ import httpx
 from reelgate.core.tasks import Task
 from reelgate.notifier.delivery import AttemptResult, Outcome, deliver
 from reelgate.notifier.schedule import RETRY_DELAYS_SECONDS, next_delay
+from reelgate.observability import Metrics, log_context, tracing
 from reelgate.store.base import AttemptRecord, EventState, Outbox, OutboxEvent, TaskRecords
 
 log = logging.getLogger(__name__)
@@ -58,8 +59,10 @@ class Dispatcher:
         schedule: tuple[float, ...] = RETRY_DELAYS_SECONDS,
         max_in_flight: int = MAX_IN_FLIGHT,
         per_destination: int = PER_DESTINATION,
+        metrics: Metrics | None = None,
     ) -> None:
         self._outbox = outbox
+        self._metrics = metrics
         self._tasks = tasks
         self._payload = payload
         self._secret = secret
@@ -144,14 +147,7 @@ class Dispatcher:
                 outcome=Outcome.GONE, status_code=None, latency_ms=0.0, error="task deleted"
             )
         else:
-            result = await deliver(
-                self._client,
-                event.url,
-                event.id,
-                self._payload(task),
-                self._secret,
-                timeout_seconds=self._timeout_seconds,
-            )
+            result = await self._deliver(event, task, attempt)
         state, retry_in = self._next(result, attempt)
         record = AttemptRecord(
             attempt=attempt,
@@ -161,14 +157,49 @@ class Dispatcher:
             error=result.error,
         )
         await asyncio.to_thread(self._outbox.record, event.id, record, state, retry_in)
-        log.info(
-            "webhook %s attempt %d for task %s: %s (%s)",
-            event.id,
-            attempt,
-            event.task_id,
-            state.value,
-            result.status_code or result.error,
-        )
+        if self._metrics is not None:
+            outcome = "retry" if state is EventState.PENDING else state.value
+            self._metrics.webhook_attempt(outcome, result.latency_ms / 1000.0)
+        # The task's request id, so the delivery shows up in a search for the create.
+        with log_context(task_id=event.task_id, request_id=task.request_id if task else None):
+            log.info(
+                "webhook %s attempt %d for task %s: %s (%s)",
+                event.id,
+                attempt,
+                event.task_id,
+                state.value,
+                result.status_code or result.error,
+            )
+
+    async def _deliver(self, event: OutboxEvent, task: Task, attempt: int) -> AttemptResult:
+        """One POST, in a span that joins the trace of the request that created the task; the
+        request carries that span's `traceparent`, so a traced receiver can join it too."""
+        attributes: tracing.Attributes = {
+            "reelgate.task_id": task.id,
+            "reelgate.event_id": event.id,
+            "reelgate.attempt": attempt,
+            "server.address": event.destination,  # never the URL: it may carry a token
+        }
+        with tracing.span(
+            "webhook.deliver",
+            parent=task.trace_context,
+            kind=tracing.SpanKind.CLIENT,
+            attributes=attributes,
+        ) as span:
+            result = await deliver(
+                self._client,
+                event.url,
+                event.id,
+                self._payload(task),
+                self._secret,
+                timeout_seconds=self._timeout_seconds,
+                trace_headers=tracing.carrier(),
+            )
+            if result.status_code is not None:
+                span.set_attribute("http.response.status_code", result.status_code)
+            if result.outcome is not Outcome.DELIVERED:
+                span.fail(result.error or result.outcome.value)
+            return result
 
     def _next(self, result: AttemptResult, attempt: int) -> tuple[EventState, float | None]:
         if result.outcome is Outcome.DELIVERED:

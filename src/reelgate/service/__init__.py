@@ -4,6 +4,7 @@ from reelgate.service.downloads import Downloads
 from reelgate.service.operations import Operations, Readiness
 from reelgate.service.requests import Caller, CreateTask, IdempotencyKey, ImageUpload, ImageUrl
 from reelgate.service.tasks import Delivery, ModelCatalog, TaskService
+from reelgate.service.watch import TaskWatcher, state_id
 
 __all__ = [
     "Caller",
@@ -17,4 +18,6 @@ __all__ = [
     "Operations",
     "Readiness",
     "TaskService",
+    "TaskWatcher",
+    "state_id",
 ]

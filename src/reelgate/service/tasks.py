@@ -17,10 +17,11 @@ Errors are `ApiError`s naming the field in the service's terms (`model`, `callba
 from __future__ import annotations
 
 import dataclasses
+import logging
 import secrets
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -38,9 +39,12 @@ from reelgate.core.tasks import (
     TaskStatus,
 )
 from reelgate.errors import ApiError, ErrorKind, QuotaExceededError, UrlRefused, invalid
+from reelgate.observability import Metrics, tracing
 from reelgate.outbound.policy import OutboundPolicy
 from reelgate.service.requests import Caller, CreateTask, IdempotencyKey, ImageUpload, ImageUrl
 from reelgate.store.base import AttemptRecord, OutboxEvent, Reservation, Store
+
+log = logging.getLogger(__name__)
 
 QUOTA_RETRY_AFTER_SECONDS = 5  # a short clip takes seconds to render: ask again soon
 DELETE_POLL_SECONDS = 0.1  # how often delete-and-wait looks whether the worker has stopped
@@ -79,6 +83,7 @@ class TaskService:
         max_running_per_owner: int | None = None,
         retention_days: float = 7.0,
         on_created: Callable[[], None] = lambda: None,
+        metrics: Metrics | None = None,
         clock: Callable[[], float] = time.time,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
@@ -92,6 +97,7 @@ class TaskService:
         self._clock = clock
         self._sleep = sleep
         self.on_created = on_created
+        self.metrics = metrics
 
     @property
     def models(self) -> tuple[str, ...]:
@@ -105,6 +111,13 @@ class TaskService:
     # -- create --------------------------------------------------------------------------------
     def create(self, caller: Caller, request: CreateTask) -> Task:
         """Queue a task, or return the one an earlier request with the same key made."""
+        attributes = {"reelgate.dialect": request.dialect, "reelgate.model": request.model}
+        with tracing.span("task.create", attributes=attributes) as span:
+            task = self._create(caller, request)
+            span.set_attribute("reelgate.task_id", task.id)
+            return task
+
+    def _create(self, caller: Caller, request: CreateTask) -> Task:
         if request.callback_url is not None and not request.callback_url.strip():
             raise ApiError(
                 ErrorKind.CALLBACK_URL_EMPTY, "callback_url is required", param="callback_url"
@@ -182,7 +195,8 @@ class TaskService:
                 created_at=self._clock(),
                 remixed_from=remixed_from,
                 request_id=request_id,
-                trace_context=trace_context,
+                # The create's span: the worker's and the notifier's spans become its children.
+                trace_context=trace_context or tracing.carrier(),
             )
             task = self._store.tasks.create(
                 new,
@@ -203,6 +217,15 @@ class TaskService:
                 ) from None
             raise
         self.on_created()
+        if self.metrics is not None:
+            self.metrics.task_created(dialect, spec.model)
+        log.info(
+            "task %s created: %s for %s",
+            task.id,
+            spec.model,
+            dialect,
+            extra={"task_id": task.id, "key_id": owner},
+        )
         return task
 
     def _check_model(self, model: str) -> None:
@@ -268,14 +291,18 @@ class TaskService:
                     source.position,
                 )
         self._check_model(spec.model)
-        return self._insert(
-            caller,
-            spec,
-            dialect=dialect,
-            api_version=original.api_version,
-            image=image,
-            remixed_from=original.id,
-        )
+        attributes = {"reelgate.dialect": dialect, "reelgate.remixed_from": original.id}
+        with tracing.span("task.create", attributes=attributes) as span:
+            task = self._insert(
+                caller,
+                spec,
+                dialect=dialect,
+                api_version=original.api_version,
+                image=image,
+                remixed_from=original.id,
+            )
+            span.set_attribute("reelgate.task_id", task.id)
+            return task
 
     # -- read ----------------------------------------------------------------------------------
     def get(self, owner_id: str, task_id: str) -> Task:
@@ -286,14 +313,32 @@ class TaskService:
         return task
 
     def list_page(
-        self, owner_id: str, *, after: str | None, limit: int, newest_first: bool
+        self,
+        owner_id: str,
+        *,
+        after: str | None,
+        limit: int,
+        newest_first: bool,
+        status: TaskStatus | None = None,
+        model: str | None = None,
     ) -> list[Task]:
-        """A page of the caller's tasks; an `after` that is not theirs gives an empty page."""
+        """A page of the caller's tasks, optionally of one status or model; an `after` that is
+        not theirs gives an empty page."""
         if after is not None and not _is_uuid(after):
             return []
         return self._store.tasks.list_for_owner(
-            owner_id, after=after, limit=limit, newest_first=newest_first
+            owner_id,
+            after=after,
+            limit=limit,
+            newest_first=newest_first,
+            status=None if status is None else status.value,
+            model=model,
         )
+
+    def read_many(self, task_ids: Collection[str]) -> list[Task]:
+        """Every task among `task_ids`, unscoped: for the event-stream watcher (service.watch),
+        which only follows tasks whose owner subscribed through `get`."""
+        return self._store.tasks.get_many(task_ids) if task_ids else []
 
     def throttled(self, task: Task) -> bool:
         """Waiting for a slot (Runway's THROTTLED): queued only because its key is at its
@@ -335,9 +380,15 @@ class TaskService:
     def cancel(self, owner_id: str, task_id: str) -> Task:
         """Cancel a queued task at once, or ask a running one's worker to stop between frames.
         A finished task is returned unchanged."""
+        asked_at = self._clock()
         task = self._store.tasks.request_cancel(task_id, owner_id) if _is_uuid(task_id) else None
         if task is None:
             raise _not_found(task_id)
+        if task.status is TaskStatus.CANCELLED and (task.finished_at or 0.0) >= asked_at:
+            # Cancelled by this call while queued (a running one is counted by its worker).
+            if self.metrics is not None:
+                self.metrics.task_cancelled("queued")
+            log.info("task %s cancelled while queued", task.id, extra={"task_id": task.id})
         return task
 
     def delete(self, owner_id: str, task_id: str) -> Task:

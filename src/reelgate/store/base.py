@@ -54,6 +54,22 @@ class ReapResult:
         return self.failed + self.cancelled
 
 
+@dataclass(frozen=True, slots=True)
+class QueueDepth:
+    """The queue at one moment, for operators' gauges: every replica reads the same rows."""
+
+    counts: dict[tuple[str, str], int]  # (model, status) -> tasks, for queued and running
+    oldest_queued_at: dict[str, float]  # model -> created_at of its oldest queued task
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxBacklog:
+    """Webhook events not yet delivered nor given up on."""
+
+    pending: int
+    oldest_created_at: float | None
+
+
 class TaskRecords(Protocol):
     """The API side of the tasks: every call is scoped to one owner."""
 
@@ -67,10 +83,22 @@ class TaskRecords(Protocol):
     def get(self, task_id: str, owner_id: str | None) -> Task | None:
         """The task, or None when it does not exist or belongs to another owner."""
 
+    def get_many(self, task_ids: Collection[str]) -> list[Task]:
+        """The tasks among `task_ids` that exist, in any order, whoever owns them: for the one
+        internal watcher that follows every open event stream with a single read per tick."""
+
     def list_for_owner(
-        self, owner_id: str, *, after: str | None, limit: int, newest_first: bool
+        self,
+        owner_id: str,
+        *,
+        after: str | None,
+        limit: int,
+        newest_first: bool,
+        status: str | None = None,
+        model: str | None = None,
     ) -> list[Task]:
-        """One page of the owner's tasks by creation; `after` is the last id of the page before."""
+        """One page of the owner's tasks by creation; `after` is the last id of the page before.
+        `status` and `model` keep only the tasks with that status or model."""
 
     def request_cancel(self, task_id: str, owner_id: str) -> Task | None:
         """Cancel a queued task now; flag a running one for its worker. None if not the owner's."""
@@ -150,6 +178,9 @@ class TaskQueue(Protocol):
 
     def mark_outputs_expired(self, task_id: str) -> None: ...
 
+    def depth(self) -> QueueDepth:
+        """Queued and running tasks per model, and each model's oldest queued task."""
+
 
 class Tasks(TaskRecords, TaskQueue, Protocol):
     """Both sides of the tasks, as one store holds them."""
@@ -212,6 +243,9 @@ class Outbox(Protocol):
 
     def redeliver(self, event_id: str, task_id: str, owner_id: str) -> bool:
         """Make the owner's event due now, whatever its state; False if it is not theirs."""
+
+    def backlog(self) -> OutboxBacklog:
+        """How many events are pending and when the oldest of them was written."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -25,6 +25,7 @@ from reelgate.store.base import (
     Keys,
     Listener,
     Outbox,
+    OutboxBacklog,
     OutboxEvent,
     Reservation,
     ReserveResult,
@@ -139,6 +140,12 @@ class MemoryOutbox:
             for event in due[:limit]:
                 event.locked_until = now + lock_seconds
             return [event.public() for event in due[:limit]]
+
+    def backlog(self) -> OutboxBacklog:
+        with self._s.lock:
+            events = self._s.events.values()
+            pending = [e.created_at for e in events if e.state is EventState.PENDING]
+        return OutboxBacklog(pending=len(pending), oldest_created_at=min(pending, default=None))
 
     def release(self, event_ids: Collection[str]) -> None:
         with self._s.lock:

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import dataclasses
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from reelgate.core.tasks import FailureCode, NewTask, Outputs, Task, TaskStatus, UpstreamRef
 from reelgate.errors import QuotaExceededError
-from reelgate.store.base import Claim, LeaseState, ReapResult
+from reelgate.store.base import Claim, LeaseState, QueueDepth, ReapResult
 from reelgate.store.rules import ACTIVE, MAX_RUNNING_PROGRESS, abandoned_failure
 
 if TYPE_CHECKING:
@@ -79,12 +79,31 @@ class MemoryTasks:
             row = self._s.owned(task_id, owner_id)
             return _copy(row.task) if row else None
 
+    def get_many(self, task_ids: Collection[str]) -> list[Task]:
+        with self._s.lock:
+            rows = (self._s.tasks.get(task_id) for task_id in task_ids)
+            return [_copy(row.task) for row in rows if row is not None]
+
     def list_for_owner(
-        self, owner_id: str, *, after: str | None, limit: int, newest_first: bool
+        self,
+        owner_id: str,
+        *,
+        after: str | None,
+        limit: int,
+        newest_first: bool,
+        status: str | None = None,
+        model: str | None = None,
     ) -> list[Task]:
+        def wanted(task: Task) -> bool:
+            return (
+                task.owner_id == owner_id
+                and (status is None or task.status.value == status)
+                and (model is None or task.spec.model == model)
+            )
+
         with self._s.lock:
             mine = sorted(
-                (row.task for row in self._s.tasks.values() if row.task.owner_id == owner_id),
+                (row.task for row in self._s.tasks.values() if wanted(row.task)),
                 key=lambda task: (task.created_at, task.id),
                 reverse=newest_first,
             )
@@ -312,6 +331,20 @@ class MemoryTasks:
             ]
             due.sort(key=lambda task: task.finished_at or 0.0)
             return [task.id for task in due[:limit]]
+
+    def depth(self) -> QueueDepth:
+        counts: Counter[tuple[str, str]] = Counter()
+        oldest: dict[str, float] = {}
+        with self._s.lock:
+            for row in self._s.tasks.values():
+                task = row.task
+                if task.status not in (TaskStatus.QUEUED, TaskStatus.RUNNING):
+                    continue
+                counts[(task.spec.model, task.status.value)] += 1
+                if task.status is TaskStatus.QUEUED:
+                    first = oldest.get(task.spec.model, task.created_at)
+                    oldest[task.spec.model] = min(first, task.created_at)
+        return QueueDepth(counts=dict(counts), oldest_queued_at=oldest)
 
     def mark_outputs_expired(self, task_id: str) -> None:
         with self._s.lock:

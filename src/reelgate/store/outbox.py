@@ -14,7 +14,7 @@ from collections.abc import Collection
 import sqlalchemy as sa
 
 from reelgate.store import db
-from reelgate.store.base import AttemptRecord, EventState, OutboxEvent
+from reelgate.store.base import AttemptRecord, EventState, OutboxBacklog, OutboxEvent
 from reelgate.store.clock import Clock, shared_now
 from reelgate.store.schema import tasks, webhook_attempts, webhook_events
 
@@ -63,6 +63,16 @@ class OutboxRepo:
         with self._engine.begin() as conn:
             rows = conn.execute(stmt).mappings().all()
         return sorted((_to_event(row) for row in rows), key=lambda e: e.next_attempt_at or 0.0)
+
+    def backlog(self) -> OutboxBacklog:
+        query = sa.select(sa.func.count(), sa.func.min(webhook_events.c.created_at)).where(
+            webhook_events.c.state == EventState.PENDING.value
+        )
+        with db.read(self._engine) as conn:
+            pending, oldest = conn.execute(query).one()
+        return OutboxBacklog(
+            pending=int(pending), oldest_created_at=None if oldest is None else float(oldest)
+        )
 
     def release(self, event_ids: Collection[str]) -> None:
         if not event_ids:

@@ -14,7 +14,7 @@ ahead would requeue tasks that are still being worked on.
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from typing import Any
 
 import sqlalchemy as sa
@@ -31,7 +31,7 @@ from reelgate.core.tasks import (
     UpstreamRef,
 )
 from reelgate.store import counters, db
-from reelgate.store.base import Claim, LeaseState, ReapResult
+from reelgate.store.base import Claim, LeaseState, QueueDepth, ReapResult
 from reelgate.store.clock import Clock, read_shared_now, shared_now
 from reelgate.store.idempotency import bind_statement
 from reelgate.store.notify import NOTIFY_CHANNEL
@@ -51,6 +51,8 @@ _TERMINAL = [status.value for status in TERMINAL]
 # A capped claim that loses the owner's last running slot to a concurrent claim (PostgreSQL)
 # rolls back and looks again; after this many tries it reports nothing to claim this time.
 CLAIM_TRIES = 3
+# Ids per `IN (...)` list: well under SQLite's and PostgreSQL's parameter limits.
+GET_MANY_CHUNK = 500
 
 # The statements on the API's hot paths (create, feed) are built once: constructing a
 # SQLAlchemy statement costs more than SQLite takes to run it.
@@ -185,11 +187,33 @@ class TaskRepo:
         with db.read(self._engine) as conn:
             return counters.read(conn, owner_id)[0]
 
+    def get_many(self, task_ids: Collection[str]) -> list[Task]:
+        """The existing tasks among `task_ids`, read in chunks of `GET_MANY_CHUNK` ids."""
+        ids = list(task_ids)
+        found: list[Task] = []
+        with db.read(self._engine) as conn:
+            for start in range(0, len(ids), GET_MANY_CHUNK):
+                chunk = ids[start : start + GET_MANY_CHUNK]
+                rows = conn.execute(sa.select(tasks).where(tasks.c.id.in_(chunk))).mappings()
+                found.extend(_to_task(row) for row in rows)
+        return found
+
     def list_for_owner(
-        self, owner_id: str, *, after: str | None, limit: int, newest_first: bool
+        self,
+        owner_id: str,
+        *,
+        after: str | None,
+        limit: int,
+        newest_first: bool,
+        status: str | None = None,
+        model: str | None = None,
     ) -> list[Task]:
         """One page of the owner's tasks, ordered by creation; `after` is the last id seen."""
         query = sa.select(tasks).where(tasks.c.owner_id == owner_id)
+        if status is not None:
+            query = query.where(tasks.c.status == status)
+        if model is not None:
+            query = query.where(tasks.c.model == model)
         order = (tasks.c.created_at, tasks.c.id)
         with db.read(self._engine) as conn:
             if after is not None:
@@ -446,6 +470,25 @@ class TaskRepo:
             conn.execute(
                 tasks.update().where(tasks.c.id == task_id).values(outputs_expired_at=self._clock())
             )
+
+    def depth(self) -> QueueDepth:
+        """One grouped read off the (status, model, created_at) index: cheap at any backlog,
+        so every scrape of every replica can afford it."""
+        query = (
+            sa.select(
+                tasks.c.model, tasks.c.status, sa.func.count(), sa.func.min(tasks.c.created_at)
+            )
+            .where(tasks.c.status.in_([_QUEUED, _RUNNING]))
+            .group_by(tasks.c.model, tasks.c.status)
+        )
+        counts: dict[tuple[str, str], int] = {}
+        oldest: dict[str, float] = {}
+        with db.read(self._engine) as conn:
+            for model, status, count, first in conn.execute(query):
+                counts[(model, status)] = int(count)
+                if status == _QUEUED:
+                    oldest[model] = float(first)
+        return QueueDepth(counts=counts, oldest_queued_at=oldest)
 
     def reap_expired(self, max_attempts: int) -> ReapResult:
         """Settle running tasks whose lease expired (their worker died or stalled).

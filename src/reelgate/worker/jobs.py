@@ -5,7 +5,9 @@ to a small, fixed thread pool. So the threads a process uses do not grow with th
 the loop, `DB_THREADS` helpers, nothing per job. Leases are kept by one batched heartbeat for
 all of them (`TaskQueue.heartbeat_many`), which also brings each job its owner's cancel. A job
 is claimed only while its engine has a free slot on some endpoint, so excess tasks wait in our
-queue rather than at the upstream.
+queue rather than at the upstream; and an engine's next task is claimed only once the one before
+has reached the engine (`run` counts it against a slot), since a job's first steps (its work
+folder, its input image) take a turn of the loop during which the engine does not know of it.
 
 The output is published as delivered (no re-encode): probed (it must be a playable video; its
 real size, rate and length go into the task record), a poster made from its middle frame, both
@@ -29,7 +31,7 @@ import httpx
 
 from reelgate.blobs import keys
 from reelgate.blobs.base import BlobStore
-from reelgate.core.tasks import FailureCode, GenerationSpec, MediaInfo, Outputs, UpstreamRef
+from reelgate.core.tasks import FailureCode, GenerationSpec, MediaInfo, Outputs, Task, UpstreamRef
 from reelgate.engines.base import ImageBytes, JobEngine
 from reelgate.engines.registry import ModelRegistry
 from reelgate.errors import (
@@ -43,6 +45,7 @@ from reelgate.errors import (
 from reelgate.media.image import decode_image
 from reelgate.media.poster import poster_from_video
 from reelgate.media.probe import probe
+from reelgate.observability import Metrics, log_context
 from reelgate.outbound import OutboundPolicy, guarded_client
 from reelgate.outbound.fetch import fetch_image_sync, image_format
 from reelgate.store.base import Claim, LeaseState, TaskQueue
@@ -75,7 +78,7 @@ class _JobContext:
         self.image: ImageBytes | None = None
         self.upstream: UpstreamRef | None = claim.task.upstream
         self.lease = LeaseState(held=True, cancel_requested=claim.task.cancel_requested)
-        self._last_progress = -1.0
+        self._last_progress = 0.0
         self._last_write = 0.0
 
     @property
@@ -130,8 +133,10 @@ class JobRunner:
         *,
         policy: OutboundPolicy | None = None,
         fetch_timeout_seconds: float = 15.0,
+        metrics: Metrics | None = None,
     ) -> None:
         self.worker_id = worker_id
+        self._metrics = metrics
         self.tasks = tasks
         self._blobs = blobs
         self._registry = registry
@@ -143,6 +148,8 @@ class JobRunner:
         self.aborting = threading.Event()
         self._stopping = threading.Event()
         self._jobs: dict[str, _JobContext] = {}
+        # Per engine (by id), the task claimed for it that has not reached its `run` yet.
+        self._unplaced: dict[int, str] = {}
         self._loop: asyncio.AbstractEventLoop | None = None
         self._wake: asyncio.Event | None = None
         self._executor = ThreadPoolExecutor(DB_THREADS, thread_name_prefix=f"{worker_id}-io")
@@ -198,6 +205,8 @@ class JobRunner:
                     log.exception("job runner %s: claim failed; backing off", self.worker_id)
                     claim = None
                 if claim is not None:
+                    engine = self._registry.job_engine(claim.task.spec.model)
+                    self._unplaced[id(engine)] = claim.task.id
                     job = asyncio.create_task(self._job(claim))
                     running.add(job)
                     job.add_done_callback(running.discard)
@@ -219,8 +228,17 @@ class JobRunner:
             {id(e): e for e in (self._registry.job_engine(m) for m in self.models)}.values()
         )
 
+    def _open(self, engine: JobEngine) -> bool:
+        return id(engine) not in self._unplaced and engine.has_capacity()
+
+    def _placed(self, engine: JobEngine, task_id: str) -> None:
+        """The engine now counts this job (or it ended before reaching the engine)."""
+        if self._unplaced.get(id(engine)) == task_id:
+            del self._unplaced[id(engine)]
+            self.wake()
+
     async def _claim(self) -> Claim | None:
-        open_models = [m for m in self.models if self._registry.job_engine(m).has_capacity()]
+        open_models = [m for m in self.models if self._open(self._registry.job_engine(m))]
         if not open_models:
             return None
         return await self.call(
@@ -255,28 +273,53 @@ class JobRunner:
     # -- one job -------------------------------------------------------------------------------
     async def _job(self, claim: Claim) -> None:
         task = claim.task
+        # Each job is its own asyncio task, so this context is the job's alone.
+        with log_context(
+            task_id=task.id,
+            attempt=task.attempt,
+            request_id=task.request_id,
+            worker_id=self.worker_id,
+        ):
+            if self._metrics is not None:
+                self._metrics.task_claimed(task.spec.model, task.attempt)
+            await self._run_job(claim)
+
+    def _finished(self, task: Task, engine: JobEngine, status: str, clock: Stopwatch) -> None:
+        if self._metrics is not None:
+            timings = clock.seconds if status == "succeeded" else None
+            self._metrics.task_finished(task.spec.model, engine.name, status, timings)
+
+    async def _run_job(self, claim: Claim) -> None:
+        task = claim.task
         work = self._config.work_dir / task.id / f"lease-{claim.token}"
         prefix = keys.attempt_prefix(task.id, task.attempt)
         clock = Stopwatch()
         clock.add("queue_wait", max(0.0, time.time() - task.created_at))
         ctx = _JobContext(self, claim, work)
         self._jobs[task.id] = ctx
+        engine = self._registry.job_engine(task.spec.model)
         try:
-            await self.call(work.mkdir, 0o755, True, True)
+            await self.call(self._prepare, task.id, task.attempt, work)
             if task.spec.image is not None:
                 ctx.image = await self.call(self._image, task.spec)
             started = time.perf_counter()
-            path = await self._registry.job_engine(task.spec.model).run(task.spec, ctx)
+            running = engine.run(task.spec, ctx)
+            self._placed(engine, task.id)  # `run` counts the job before its first await
+            path = await running
             clock.add("engine", time.perf_counter() - started)
             ctx.check()
             outputs = await self.call(self._publish, claim, path, clock)
             if not await self.call(self.tasks.succeed, claim, outputs, clock.seconds):
                 raise TaskInterrupted(LEASE_LOST)
             log.info("task %s attempt %d succeeded: %s", task.id, task.attempt, clock.seconds)
+            self._finished(task, engine, "succeeded", clock)
         except TaskInterrupted as stop:
             await self.call(self._blobs.delete_prefix, prefix)
             if stop.reason == CANCELLED:
-                await self.call(self.tasks.cancelled, claim)
+                if await self.call(self.tasks.cancelled, claim):
+                    self._finished(task, engine, "cancelled", clock)
+                    if self._metrics is not None:
+                        self._metrics.task_cancelled("running")
             elif stop.reason == SHUTDOWN:
                 await self.call(self.tasks.release, claim)
             log.info("task %s attempt %d stopped: %s", task.id, task.attempt, stop.reason)
@@ -285,9 +328,18 @@ class JobRunner:
             failure, code = _failure(exc)
             if await self.call(self.tasks.fail, claim, failure, code, clock.seconds):
                 _log_failure(task.id, task.attempt, exc)
+                self._finished(task, engine, "failed", clock)
         finally:
+            self._placed(engine, task.id)
             self._jobs.pop(task.id, None)
             await self.call(remove_work, work)
+
+    def _prepare(self, task_id: str, attempt: int, work: Path) -> None:
+        """The claim's work folder, and nothing left of earlier attempts: they lost their lease
+        (or their process) before finishing, so nothing they stored can ever be published."""
+        for older in range(1, attempt):
+            self._blobs.delete_prefix(keys.attempt_prefix(task_id, older))
+        work.mkdir(0o755, parents=True, exist_ok=True)
 
     def _image(self, spec: GenerationSpec) -> ImageBytes:
         """The input image's bytes, fetched through the outbound guard and checked to decode."""

@@ -20,8 +20,9 @@ import uuid
 from reelgate.blobs import keys
 from reelgate.blobs.base import BlobStore
 from reelgate.engines.registry import ModelRegistry
+from reelgate.observability import Metrics
 from reelgate.outbound import OutboundPolicy
-from reelgate.store.base import TaskQueue, WorkerInfo, WorkerRegistry
+from reelgate.store.base import ReapResult, TaskQueue, WorkerInfo, WorkerRegistry
 from reelgate.worker.jobs import JobRunner
 from reelgate.worker.runner import Worker, WorkerConfig, sweep_work_dir
 
@@ -48,8 +49,10 @@ class WorkerPool:
         directory: WorkerRegistry | None = None,
         device: str = "cpu",
         policy: OutboundPolicy | None = None,
+        metrics: Metrics | None = None,
     ) -> None:
         self._tasks = tasks
+        self._metrics = metrics
         self._blobs = blobs
         self._registry = registry
         self._config = config
@@ -74,6 +77,7 @@ class WorkerPool:
                 wake=self._wake,
                 abort=self._abort,
                 policy=policy,
+                metrics=metrics,
             )
             for i in range(count if frames.names else 0)
         ]
@@ -81,7 +85,9 @@ class WorkerPool:
         self.jobs: JobRunner | None = None
         if count and registry.job_models:
             registry.build_job_engines()  # a missing key stops start-up, not a task
-            self.jobs = JobRunner(f"{base}-jobs", tasks, blobs, registry, config, policy=policy)
+            self.jobs = JobRunner(
+                f"{base}-jobs", tasks, blobs, registry, config, policy=policy, metrics=metrics
+            )
         self._threads = [
             threading.Thread(target=w.run, args=(self._stop,), name=w.worker_id, daemon=True)
             for w in self.workers
@@ -122,6 +128,8 @@ class WorkerPool:
                 # Their last worker died: nothing of theirs will ever be published.
                 self._blobs.delete_prefix(keys.task_prefix(task_id))
                 shutil.rmtree(self._config.work_dir / task_id, ignore_errors=True)
+            if self._metrics is not None:
+                self._count_reaped(reaped)
             if reaped.requeued or reaped.finished:
                 log.warning(
                     "reaper: %d expired tasks requeued, %d failed, %d cancelled",
@@ -129,6 +137,17 @@ class WorkerPool:
                     len(reaped.failed),
                     len(reaped.cancelled),
                 )
+
+    def _count_reaped(self, reaped: ReapResult) -> None:
+        assert self._metrics is not None
+        self._metrics.leases_expired(reaped.requeued, len(reaped.failed), len(reaped.cancelled))
+        for status, ids in (("failed", reaped.failed), ("cancelled", reaped.cancelled)):
+            for task_id in ids:
+                task = self._tasks.get(task_id, None)
+                if task is not None:  # the engine that had it is gone with its process
+                    self._metrics.task_finished(task.spec.model, "unknown", status)
+                if status == "cancelled":
+                    self._metrics.task_cancelled("running")
 
     def infos(self) -> list[WorkerInfo]:
         infos = [

@@ -21,6 +21,7 @@ from reelgate.media.encode import Mp4Writer
 from reelgate.media.image import decode_image
 from reelgate.media.poster import jpeg_bytes
 from reelgate.media.probe import probe
+from reelgate.observability import Metrics, log_context, tracing
 from reelgate.outbound import OutboundPolicy
 from reelgate.outbound.fetch import fetch_image_sync
 from reelgate.store.base import Claim, TaskQueue
@@ -117,8 +118,11 @@ class Worker:
         wake: threading.Event,
         abort: threading.Event,
         policy: OutboundPolicy | None = None,
+        metrics: Metrics | None = None,
     ) -> None:
         self.worker_id = worker_id
+        self._metrics = metrics
+        self._engine_names: dict[str, str] = {}  # model -> its engine's name, once loaded
         self._policy = policy or OutboundPolicy()
         self._tasks = tasks
         self._blobs = blobs
@@ -130,6 +134,10 @@ class Worker:
 
     def run(self, stop: threading.Event) -> None:
         """Claim and process tasks until `stop` is set."""
+        with log_context(worker_id=self.worker_id):
+            self._loop(stop)
+
+    def _loop(self, stop: threading.Event) -> None:
         while not stop.is_set():
             try:
                 worked = self.run_once()
@@ -141,6 +149,7 @@ class Worker:
                 self._wake.clear()
 
     def run_once(self) -> bool:
+        claiming = tracing.now_ns()
         claim = self._tasks.claim(
             self.worker_id,
             self._config.lease_seconds,
@@ -150,8 +159,32 @@ class Worker:
         if claim is None:
             return False
         self.current_task_id = claim.task.id
+        task = claim.task
         try:
-            self.process(claim)
+            # The task's request id too: one search finds its create, render and webhook.
+            with log_context(
+                task_id=task.id,
+                attempt=task.attempt,
+                request_id=task.request_id,
+                worker_id=self.worker_id,
+            ):
+                log.info("task %s attempt %d claimed (%s)", task.id, task.attempt, task.spec.model)
+                if self._metrics is not None:
+                    self._metrics.task_claimed(task.spec.model, task.attempt)
+                # The attempt joins the trace of the request that created the task.
+                with tracing.span(
+                    "task.attempt",
+                    parent=task.trace_context,
+                    start_ns=claiming,
+                    attributes={
+                        "reelgate.task_id": task.id,
+                        "reelgate.attempt": task.attempt,
+                        "reelgate.model": task.spec.model,
+                        "reelgate.worker_id": self.worker_id,
+                    },
+                ):
+                    tracing.record("task.claim", claiming)
+                    self.process(claim)
         finally:
             self.current_task_id = None
         return True
@@ -178,25 +211,45 @@ class Worker:
                 if not self._tasks.succeed(claim, outputs, clock.seconds):
                     raise TaskInterrupted(LEASE_LOST)
             log.info("task %s attempt %d succeeded: %s", task.id, task.attempt, clock.seconds)
+            self._finished(task.spec, "succeeded", clock, frames=task.spec.frames)
         except TaskInterrupted as stop:
             self._discard(work, prefix)
             if stop.reason == CANCELLED:
-                self._tasks.cancelled(claim)
+                if self._tasks.cancelled(claim):
+                    self._finished(task.spec, "cancelled", clock)
+                    if self._metrics is not None:
+                        self._metrics.task_cancelled("running")
             elif stop.reason == SHUTDOWN:
                 self._tasks.release(claim)
             log.info("task %s attempt %d stopped: %s", task.id, task.attempt, stop.reason)
         except InputError as bad:
             self._discard(work, prefix)
-            self._tasks.fail(claim, str(bad), FailureCode.ASSET_INVALID, clock.seconds)
+            if self._tasks.fail(claim, str(bad), FailureCode.ASSET_INVALID, clock.seconds):
+                self._finished(task.spec, "failed", clock)
+                log.info("task %s attempt %d failed: %s", task.id, task.attempt, bad)
         except Exception as exc:
             self._discard(work, prefix)
             failure = f"{type(exc).__name__}: {exc}"
             if self._tasks.fail(claim, failure, FailureCode.INTERNAL, clock.seconds):
+                self._finished(task.spec, "failed", clock)
                 log.exception("task %s attempt %d failed", task.id, task.attempt)
             else:
                 # The lease had already passed to another worker (this one stalled): the error
                 # is a consequence of the takeover, not a failure of the task.
                 log.info("task %s attempt %d: lease lost (%s)", task.id, task.attempt, exc)
+
+    def _finished(
+        self, spec: GenerationSpec, status: str, clock: Stopwatch, frames: int = 0
+    ) -> None:
+        span = tracing.current()  # the attempt's
+        span.set_attribute("reelgate.status", status)
+        if status == "failed":
+            span.fail("the task failed")
+        if self._metrics is not None:
+            engine = self._engine_names.get(spec.model, "unknown")
+            # Stage histograms from whole attempts only: a failed one's stages are partial.
+            timings = clock.seconds if status == "succeeded" else None
+            self._metrics.task_finished(spec.model, engine, status, timings, frames=frames)
 
     def _discard(self, work: Path, prefix: str) -> None:
         remove_work(work)
@@ -227,6 +280,7 @@ class Worker:
 
     def _engine(self, model: str, clock: Stopwatch) -> Engine:
         engine, load_seconds = self._registry.load(model)
+        self._engine_names[model] = engine.name
         if load_seconds is not None:  # this task waited for the model: a cold start
             clock.add("load", load_seconds)
             clock.add("cold", 1.0)
@@ -242,21 +296,31 @@ class Worker:
         poster = work / keys.POSTER_NAME
         total = spec.frames
         count = 0
+        encoding = tracing.now_ns()
         with Mp4Writer(video, spec.width, spec.height, spec.fps) as writer:
-            frames = iter(engine.generate(spec, ctx))
-            while True:
-                with clock.stage("engine"):
-                    frame = next(frames, None)
-                if frame is None:
-                    break
-                with clock.stage("encode"):
-                    writer.write(frame)
-                    if count == total // 2:
-                        poster.write_bytes(jpeg_bytes(frame))
-                count += 1
-                ctx.report(RENDER_SHARE * count / total)
+            # Frames are encoded as they come: the engine span holds the encoder's writes
+            # too, and the encode span (writer open to closed) overlaps it. Each carries the
+            # seconds its own stage took.
+            with tracing.span("task.engine", attributes={"reelgate.engine": engine.name}) as span:
+                frames = iter(engine.generate(spec, ctx))
+                while True:
+                    with clock.stage("engine"):
+                        frame = next(frames, None)
+                    if frame is None:
+                        break
+                    with clock.stage("encode"):
+                        writer.write(frame)
+                        if count == total // 2:
+                            poster.write_bytes(jpeg_bytes(frame))
+                    count += 1
+                    ctx.report(RENDER_SHARE * count / total)
+                span.set_attribute("reelgate.frames", count)
+                span.set_attribute("reelgate.seconds", clock.seconds.get("engine", 0.0))
             with clock.stage("encode"):
                 writer.close()
+        tracing.record(
+            "task.encode", encoding, {"reelgate.seconds": clock.seconds.get("encode", 0.0)}
+        )
         if count != total:
             raise RuntimeError(f"engine {engine.name} produced {count} frames, expected {total}")
         ctx.report(0.98)
@@ -274,7 +338,7 @@ class Worker:
             poster_key=keys.poster_key(task.id, task.attempt),
             media=media,
         )
-        with clock.stage("upload"):
+        with clock.stage("upload"), tracing.span("task.upload"):
             self._blobs.put_file(outputs.video_key, video, "video/mp4")
             self._blobs.put_file(outputs.poster_key, poster, "image/jpeg")
         return outputs

@@ -336,6 +336,38 @@ def test_list_pages_by_cursor_in_both_orders(store: Store) -> None:
     )
 
 
+def test_list_filters_by_status_and_model(store: Store) -> None:
+    now = time.time()
+    turbo = [add_task(store, model="gen4_turbo", created_at=now + i) for i in range(3)]
+    plain = add_task(store, created_at=now + 3)
+    claim = store.tasks.claim("w", 30, models=["gen4"])
+    assert claim is not None
+    assert claim.task.id == plain
+
+    def listed(after: str | None = None, **filters: str) -> list[str]:
+        page = store.tasks.list_for_owner(OWNER, after=after, limit=2, newest_first=True, **filters)
+        return [t.id for t in page]
+
+    assert listed(model="gen4_turbo") == turbo[::-1][:2]
+    assert listed(after=turbo[1], model="gen4_turbo") == [turbo[0]]
+    assert listed(status="running") == [plain]
+    assert listed(status="queued", model="gen4") == []
+    assert (
+        store.tasks.list_for_owner(
+            "someone-else", after=None, limit=5, newest_first=True, model="gen4_turbo"
+        )
+        == []
+    )
+
+
+def test_get_many_reads_every_known_id_in_one_call(store: Store) -> None:
+    mine = add_task(store)
+    theirs = add_task(store, owner="someone-else")
+    found = store.tasks.get_many([mine, theirs, "00000000-0000-4000-8000-000000000000"])
+    assert sorted(t.id for t in found) == sorted([mine, theirs])
+    assert store.tasks.get_many([]) == []
+
+
 def test_only_finished_tasks_are_deleted(store: Store) -> None:
     task_id = add_task(store)
     assert store.tasks.delete(task_id, OWNER) is None

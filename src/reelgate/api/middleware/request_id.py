@@ -1,4 +1,8 @@
-"""Give every request an id, echo it as `X-Request-Id`, and note when the request began."""
+"""Give every request an id, echo it as `X-Request-Id`, and note when the request began.
+
+The id is bound to the log context for the request's duration, so every line logged on its
+behalf carries it (reelgate.observability.logs).
+"""
 
 from __future__ import annotations
 
@@ -6,6 +10,8 @@ import secrets
 import time
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from reelgate.observability import log_context
 
 
 def request_id(scope: Scope) -> str:
@@ -35,4 +41,5 @@ class RequestIdMiddleware:
                 message["headers"] = [*message.get("headers", []), header]
             await send(message)
 
-        await self.app(scope, receive, send_with_id)
+        with log_context(request_id=rid):
+            await self.app(scope, receive, send_with_id)

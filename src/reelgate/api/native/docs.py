@@ -106,3 +106,15 @@ SHOW: dict[str, Any] = {
         **openapi.default_errors(401, 404, 413, 429, 500),
     },
 }
+DELETE: dict[str, Any] = {
+    "operation_id": "native_delete_task",
+    "status_code": 204,
+    "responses": {
+        204: {
+            "description": "A finished task is deleted with its files (its id is then unknown); "
+            "a queued or running one is cancelled instead",
+            "headers": openapi.REQUEST_ID_HEADER,
+        },
+        **openapi.default_errors(401, 404, 413, 429, 500),
+    },
+}

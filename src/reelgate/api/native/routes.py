@@ -1,8 +1,9 @@
 """reelgate's own task routes, used by the `reelgate generate` and `reelgate tasks` commands.
 
     POST /admin/tasks          create (every option of the engine, strict: unknown fields → 400)
-    GET  /admin/tasks          list the caller's tasks, newest first (?limit=&after=)
+    GET  /admin/tasks          list the caller's tasks, newest first (?limit=&after=&status=&model=)
     GET  /admin/tasks/{id}     one task
+    DELETE /admin/tasks/{id}   delete a finished task (a waiting or running one is cancelled)
 
 Same store, same rules as the dialects: a task made here is readable through all three, and a
 task made through any dialect is readable here.
@@ -112,11 +113,30 @@ def list_tasks(
     tasks: TasksDep,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
     after: str | None = None,
+    status: Annotated[
+        TaskStatus | None, Query(description="only the tasks with this status")
+    ] = None,
+    model: Annotated[
+        str | None, Query(max_length=64, description="only the tasks of this model")
+    ] = None,
 ) -> Response:
-    found = tasks.list_page(principal.owner_id, after=after, limit=limit, newest_first=True)
+    found = tasks.list_page(
+        principal.owner_id,
+        after=after,
+        limit=limit,
+        newest_first=True,
+        status=status,
+        model=model,
+    )
     return json_response({"data": [task_public(t, tasks) for t in found]})
 
 
 @router.get("/tasks/{task_id}", summary="One task", **docs.SHOW)
 def show(task_id: str, principal: CurrentPrincipal, tasks: TasksDep) -> Response:
     return json_response(task_public(tasks.get(principal.owner_id, task_id), tasks))
+
+
+@router.delete("/tasks/{task_id}", summary="Delete a finished task, or cancel one", **docs.DELETE)
+def delete(task_id: str, principal: CurrentPrincipal, tasks: TasksDep) -> Response:
+    tasks.delete(principal.owner_id, task_id)
+    return Response(status_code=204)

@@ -8,7 +8,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from reelgate.engines.upstream.config import UpstreamConfig
-from reelgate.engines.upstream.engine import client_for, read_api_key
+from reelgate.engines.upstream.engine import client_for, read_api_key, scrub
 from reelgate.errors import SettingsError, UpstreamError
 
 
@@ -40,7 +40,7 @@ async def _check_all(entries: list[tuple[str, UpstreamConfig]]) -> list[CheckRes
                 try:
                     await client.check(endpoint)
                 except UpstreamError as exc:
-                    results.append(CheckResult(name, endpoint, False, str(exc)))
+                    results.append(CheckResult(name, endpoint, False, scrub(str(exc), key)))
                 else:
                     results.append(CheckResult(name, endpoint, True, "ok"))
         finally:

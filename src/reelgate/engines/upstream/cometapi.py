@@ -25,6 +25,7 @@ from reelgate.engines.upstream.protocol import (
     JobRequest,
     JobState,
     JobStatus,
+    pool_limits,
     status_error,
     transport_error,
 )
@@ -44,11 +45,18 @@ _STATES = {
 
 
 class CometApiClient:
-    def __init__(self, api_key: str, timeout_seconds: float) -> None:
-        self._http = httpx.AsyncClient(
-            timeout=timeout_seconds,
-            headers={"Authorization": f"Bearer {api_key}", "X-Runway-Version": RUNWAY_VERSION},
-            follow_redirects=False,
+    def __init__(self, api_key: str, timeout_seconds: float, keepalive: int) -> None:
+        headers = {"X-Runway-Version": RUNWAY_VERSION}
+        if api_key:
+            headers["Authorization"] = f"Bearer {api_key}"
+        self._http, self._fresh = (
+            httpx.AsyncClient(
+                timeout=timeout_seconds,
+                headers=headers,
+                follow_redirects=False,
+                limits=pool_limits(connections),
+            )
+            for connections in (keepalive, 0)  # polls reuse connections; creates never do
         )
 
     async def submit(self, endpoint: str, request: JobRequest) -> str:
@@ -75,6 +83,7 @@ class CometApiClient:
             body,
             "create",
             {"Idempotency-Key": request.idempotency_key},
+            fresh=True,
         )
         task_id = (answer.get("data") or {}).get("task_id")
         if not isinstance(task_id, str) or not task_id:
@@ -126,12 +135,20 @@ class CometApiClient:
 
     async def aclose(self) -> None:
         await self._http.aclose()
+        await self._fresh.aclose()
 
     async def _post(
-        self, url: str, body: dict[str, Any], what: str, headers: dict[str, str] | None = None
+        self,
+        url: str,
+        body: dict[str, Any],
+        what: str,
+        headers: dict[str, str] | None = None,
+        *,
+        fresh: bool = False,
     ) -> dict[str, Any]:
+        http = self._fresh if fresh else self._http
         try:
-            response = await self._http.post(url, json=body, headers=headers)
+            response = await http.post(url, json=body, headers=headers)
         except httpx.TransportError as exc:
             raise transport_error(what, exc) from None
         if response.status_code != 200:

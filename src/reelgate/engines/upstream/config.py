@@ -35,7 +35,9 @@ from pydantic import (
     model_validator,
 )
 
-_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")
+# Upper case only, as environment variables are by convention: a key pasted here by mistake
+# (keys are mixed or lower case) is refused rather than looked up, and is never repeated.
+_ENV_NAME = re.compile(r"^[A-Z_][A-Z0-9_]{0,127}$")
 _RATIO = re.compile(r"^[1-9][0-9]{1,4}:[1-9][0-9]{1,4}$")
 _SIZE = re.compile(r"^[1-9][0-9]{1,4}x[1-9][0-9]{1,4}$")
 
@@ -70,11 +72,11 @@ class UpstreamConfig(BaseModel):
     model: StrictStr = Field(min_length=1, max_length=128)
     api_key_env: StrictStr | None = None
     concurrency: StrictInt = Field(default=16, ge=1, le=10_000)
-    poll_seconds: StrictFloat | StrictInt = Field(default=DEFAULT_POLL_SECONDS, ge=0.05, le=600)
-    timeout_seconds: StrictFloat | StrictInt = Field(default=3600, ge=1, le=7 * 86_400)
-    request_timeout_seconds: StrictFloat | StrictInt = Field(default=30, ge=1, le=600)
+    poll_seconds: StrictFloat = Field(default=DEFAULT_POLL_SECONDS, ge=0.05, le=600)
+    timeout_seconds: StrictFloat = Field(default=3600, ge=1, le=7 * 86_400)
+    request_timeout_seconds: StrictFloat = Field(default=30, ge=1, le=600)
     max_output_bytes: StrictInt = Field(default=1024**3, ge=1024, le=64 * 1024**3)
-    cooldown_seconds: StrictFloat | StrictInt = Field(default=30, ge=0, le=3600)
+    cooldown_seconds: StrictFloat = Field(default=30, ge=0, le=3600)
     ratios: tuple[StrictStr, ...] | None = None
     sizes: tuple[StrictStr, ...] | None = None
     durations: tuple[StrictInt, ...] | None = None
@@ -88,8 +90,12 @@ class UpstreamConfig(BaseModel):
             parts = urlsplit(url)
             if parts.scheme not in ("http", "https") or not parts.hostname:
                 raise ValueError(f"{url!r} is not an http:// or https:// base URL")
-            if parts.query or parts.fragment or parts.username or parts.password:
-                raise ValueError(f"{url!r}: a base URL has no query, fragment or credentials")
+            if parts.username or parts.password:
+                raise ValueError(
+                    "a base URL holds no credentials; name the key's variable in api_key_env"
+                )
+            if parts.query or parts.fragment:
+                raise ValueError(f"{url!r}: a base URL has no query or fragment")
             cleaned.append(url.rstrip("/"))
         if len(set(cleaned)) != len(cleaned):
             raise ValueError("an endpoint is listed twice")
@@ -100,7 +106,8 @@ class UpstreamConfig(BaseModel):
     def _api_key_env(cls, value: str | None) -> str | None:
         if value is not None and not _ENV_NAME.match(value):
             raise ValueError(
-                "must be the NAME of an environment variable (letters, digits, _), never the key"
+                "must be the NAME of an environment variable (upper case letters, digits, _), "
+                "never the key"
             )
         return value
 

@@ -9,16 +9,20 @@ Submitted once, never twice:
   the upstream accepting and one database write. The create also carries
   `Idempotency-Key: <task id>`, so an upstream that honours it (reelgate does) maps a repeated
   create to the same job even then.
-* A create is repeated only when the upstream said it did not take it: a refused connection
-  (the next endpoint is tried and the refusing one rests for `cooldown_seconds`), 429 (after its
-  `Retry-After`) or a 5xx. A create whose answer was lost (a timeout, a broken connection, an
-  answer that is not JSON) may have been accepted: the task fails clearly instead of risking a
-  second job.
+* A create is repeated only when the upstream said it did not take it: no connection could be
+  made (the next endpoint is tried and the refusing one rests for `cooldown_seconds`), 429
+  (after its `Retry-After`) or a 5xx. A create whose answer was lost (a timeout, a broken
+  connection, an answer that is not JSON) may have been accepted: the task fails clearly
+  instead of risking a second job.
 
-Status polls and downloads are safe to repeat and are retried with backoff and jitter. A job
-that has not finished `timeout_seconds` after the task first started is cancelled upstream and
-fails. Output links on a configured endpoint are trusted (and get the key); any other link (a
-CDN, a redirect to a bucket) goes through the outbound guard and never sees the key.
+Status polls and downloads are safe to repeat and are retried with backoff and jitter, never
+past the job's deadline: `timeout_seconds` after this worker began waiting on it (a worker that
+takes a job over starts the count afresh), for the wait and the download together; past it the
+job is cancelled upstream and fails. Each poll also reports progress, which is where a lost
+lease or a stopping worker interrupts a job that the upstream keeps waiting without progress.
+Output links on a configured endpoint are trusted (and get the key); any other link (a CDN, a
+redirect to a bucket) goes through the outbound guard and never sees the key. No message keeps
+the key, should an upstream echo it back.
 """
 
 from __future__ import annotations
@@ -43,6 +47,7 @@ from reelgate.engines.upstream.protocol import (
     JobState,
     JobStatus,
     UpstreamClient,
+    pool_limits,
     status_error,
     transport_error,
 )
@@ -71,6 +76,7 @@ BACKOFF_CAP_SECONDS = 30.0
 MAX_RETRY_AFTER_SECONDS = 300.0  # an upstream asking for longer is waited on no more than this
 MAX_REDIRECTS = 3
 CHUNK_BYTES = 1024 * 1024
+MIN_SCRUBBED_KEY = 8  # characters
 
 
 def client_for(config: UpstreamConfig, api_key: str) -> UpstreamClient:
@@ -79,14 +85,14 @@ def client_for(config: UpstreamConfig, api_key: str) -> UpstreamClient:
     if config.protocol is Protocol.RUNWAY:
         from reelgate.engines.upstream.runway import RunwayClient
 
-        return RunwayClient(api_key, timeout)
+        return RunwayClient(api_key, timeout, config.concurrency)
     if config.protocol is Protocol.OPENAI:
         from reelgate.engines.upstream.openai import OpenAIClient
 
-        return OpenAIClient(api_key, timeout)
+        return OpenAIClient(api_key, timeout, config.concurrency)
     from reelgate.engines.upstream.cometapi import CometApiClient
 
-    return CometApiClient(api_key, timeout)
+    return CometApiClient(api_key, timeout, config.concurrency)
 
 
 def read_api_key(config: UpstreamConfig, environ: dict[str, str] | None = None) -> str:
@@ -152,7 +158,7 @@ class UpstreamEngine:
 
     # -- one job -------------------------------------------------------------------------------
     async def run(self, spec: GenerationSpec, ctx: JobContext) -> Path:
-        self._starting += 1
+        self._starting += 1  # before any await: the job runner relies on it (worker/jobs.py)
         placed = False
         ref = ctx.upstream
         try:
@@ -163,14 +169,21 @@ class UpstreamEngine:
             self._starting -= 1
             placed = True
             self._in_flight[ref.endpoint] = self._in_flight.get(ref.endpoint, 0) + 1
+            deadline = self._clock() + float(self.config.timeout_seconds)
             try:
-                status = await self._wait(ref, ctx)
-                return await self._download(ref, status, ctx)
+                status = await self._wait(ref, ctx, deadline)
+                return await self._download(ref, status, ctx, deadline)
             finally:
                 self._in_flight[ref.endpoint] -= 1
+        except UpstreamError as exc:
+            exc.args = (self._safe(str(exc)),)
+            raise
         finally:
             if not placed:
                 self._starting -= 1
+
+    def _safe(self, text: str) -> str:
+        return scrub(text, self._key)
 
     def _request(self, spec: GenerationSpec, ctx: JobContext) -> JobRequest:
         config = self.config
@@ -225,14 +238,16 @@ class UpstreamEngine:
             return UpstreamRef(endpoint=endpoint, job_id=job_id)
         raise UpstreamError("create: every attempt failed")
 
-    async def _wait(self, ref: UpstreamRef, ctx: JobContext) -> JobStatus:
-        deadline = self._clock() + float(self.config.timeout_seconds)
+    async def _wait(self, ref: UpstreamRef, ctx: JobContext, deadline: float) -> JobStatus:
+        """Poll until the job ends. Every poll also reports progress (the last known, when the
+        upstream gives none), which is where a lost lease or a stopping process interrupts."""
         failures = 0
+        progress = 0.0
         while True:
             if ctx.cancel_requested():
                 await self._cancel_quietly(ref)
                 raise TaskInterrupted(CANCELLED)
-            if self._clock() > deadline:
+            if self._clock() >= deadline:
                 await self._cancel_quietly(ref)
                 raise UpstreamError(
                     f"the upstream did not finish within {self.config.timeout_seconds:g}s"
@@ -243,7 +258,7 @@ class UpstreamEngine:
                 failures += 1
                 if not exc.retryable or failures >= STATUS_FAILURES:
                     raise
-                await self._pause(exc, failures - 1)
+                await self._pause(exc, failures - 1, deadline)
                 continue
             failures = 0
             if status.state.value != ref.state and (
@@ -251,8 +266,8 @@ class UpstreamEngine:
             ):
                 ref = UpstreamRef(ref.endpoint, ref.job_id, status.state.value)
                 await ctx.record(ref)
-            if status.progress is not None:
-                await ctx.report(status.progress)
+            progress = max(progress, status.progress or 0.0)
+            await ctx.report(progress)
             if status.state is JobState.SUCCEEDED:
                 return status
             if status.state is JobState.FAILED:
@@ -263,24 +278,34 @@ class UpstreamEngine:
             if status.state is JobState.CANCELLED:
                 raise UpstreamFailed("the upstream cancelled the task", "UPSTREAM.CANCELLED")
             jitter = 1 + self._rng.uniform(-0.1, 0.1)
-            await self._sleep(float(self.config.poll_seconds) * jitter)
+            await self._sleep(self._until(deadline, float(self.config.poll_seconds) * jitter))
 
     async def _cancel_quietly(self, ref: UpstreamRef) -> None:
         try:
             await self._client.cancel(ref.endpoint, ref.job_id)
         except UpstreamError as exc:
-            log.warning("could not cancel upstream job %s at %s: %s", ref.job_id, ref.endpoint, exc)
+            log.warning(
+                "could not cancel upstream job %s at %s: %s",
+                ref.job_id,
+                ref.endpoint,
+                self._safe(str(exc)),
+            )
 
-    async def _pause(self, exc: UpstreamError, attempt: int) -> None:
+    async def _pause(self, exc: UpstreamError, attempt: int, deadline: float | None = None) -> None:
         """Wait before a retry: the upstream's Retry-After when it sent one, else exponential
-        backoff with full jitter."""
+        backoff with full jitter; never past `deadline` (the job's overall timeout)."""
         if exc.retry_after_seconds is not None:
             delay = min(exc.retry_after_seconds, MAX_RETRY_AFTER_SECONDS)
         else:
             ceiling = min(BACKOFF_CAP_SECONDS, BACKOFF_BASE_SECONDS * 2**attempt)
             delay = self._rng.uniform(0, ceiling)
-        log.info("upstream call failed (%s); retrying in %.1fs", exc, delay)
+        if deadline is not None:
+            delay = self._until(deadline, delay)
+        log.info("upstream call failed (%s); retrying in %.1fs", self._safe(str(exc)), delay)
         await self._sleep(delay)
+
+    def _until(self, deadline: float, delay: float) -> float:
+        return max(0.0, min(delay, deadline - self._clock()))
 
     # -- the result ----------------------------------------------------------------------------
     def _trusted(self, url: str) -> bool:
@@ -292,20 +317,32 @@ class UpstreamEngine:
             return ctx.guarded_client, {}
         if self._trusted_http is None:
             timeout = float(self.config.request_timeout_seconds)
-            self._trusted_http = httpx.AsyncClient(timeout=timeout, follow_redirects=False)
+            self._trusted_http = httpx.AsyncClient(
+                timeout=timeout,
+                follow_redirects=False,
+                limits=pool_limits(self.config.concurrency),
+            )
         headers = {"Authorization": f"Bearer {self._key}"} if self._key else {}
         return self._trusted_http, headers
 
-    async def _download(self, ref: UpstreamRef, status: JobStatus, ctx: JobContext) -> Path:
+    async def _download(
+        self, ref: UpstreamRef, status: JobStatus, ctx: JobContext, deadline: float
+    ) -> Path:
+        """Fetch the output, retrying what may be retried, all within the job's timeout (a
+        server that trickles its bytes cannot hold the job for ever)."""
         url = self._client.content_url(ref.endpoint, ref.job_id, status)
         target = ctx.work_dir / "upstream.mp4"
         for attempt in range(DOWNLOAD_ATTEMPTS):
             try:
-                await self._fetch(url, target, ctx)
+                await asyncio.wait_for(self._fetch(url, target, ctx), self._until(deadline, 1e9))
+            except TimeoutError:
+                raise UpstreamError(
+                    f"download: not finished within the job's {self.config.timeout_seconds:g}s"
+                ) from None
             except UpstreamError as exc:
                 if not exc.retryable or attempt == DOWNLOAD_ATTEMPTS - 1:
                     raise
-                await self._pause(exc, attempt)
+                await self._pause(exc, attempt, deadline)
                 continue
             return target
         raise UpstreamError("download: every attempt failed")
@@ -350,6 +387,12 @@ class UpstreamEngine:
         await self._client.aclose()
         if self._trusted_http is not None:
             await self._trusted_http.aclose()
+
+
+def scrub(text: str, key: str) -> str:
+    """`text` without the key, should an upstream ever echo it back in an error (a key of a
+    few characters is a placeholder, and would mangle words instead)."""
+    return text.replace(key, "[key]") if len(key) >= MIN_SCRUBBED_KEY else text
 
 
 def _origin(url: str) -> tuple[str, str, int | None]:

@@ -16,6 +16,7 @@ from __future__ import annotations
 import io
 from typing import Any
 
+import httpx2
 import openai
 
 from reelgate.engines.upstream.protocol import (
@@ -35,19 +36,26 @@ _STATES = {
 
 
 class OpenAIClient:
-    def __init__(self, api_key: str, timeout_seconds: float) -> None:
+    def __init__(self, api_key: str, timeout_seconds: float, keepalive: int) -> None:
         self._api_key = api_key
         self._timeout = timeout_seconds
-        self._clients: dict[str, openai.AsyncOpenAI] = {}
+        self._keepalive = keepalive
+        self._clients: dict[tuple[str, bool], openai.AsyncOpenAI] = {}
 
-    def _client(self, endpoint: str) -> openai.AsyncOpenAI:
-        client = self._clients.get(endpoint)
+    def _client(self, endpoint: str, *, fresh: bool = False) -> openai.AsyncOpenAI:
+        """The SDK client for `endpoint`; `fresh`: one that opens a connection per call. (The
+        SDK brings its own HTTP library, httpx2, whose limits read like httpx's.)"""
+        client = self._clients.get((endpoint, fresh))
         if client is None:
-            client = self._clients[endpoint] = openai.AsyncOpenAI(
+            limits = httpx2.Limits(
+                max_connections=None, max_keepalive_connections=0 if fresh else self._keepalive
+            )
+            client = self._clients[endpoint, fresh] = openai.AsyncOpenAI(
                 api_key=self._api_key or "none",
                 base_url=f"{endpoint}/v1",
                 max_retries=0,
                 timeout=self._timeout,
+                http_client=openai.DefaultAsyncHttpxClient(limits=limits),
             )
         return client
 
@@ -68,7 +76,7 @@ class OpenAIClient:
         elif request.image_url is not None:
             arguments["input_reference"] = {"image_url": request.image_url}
         async with sdk_errors("create", openai):
-            video = await self._client(endpoint).videos.create(**arguments)
+            video = await self._client(endpoint, fresh=True).videos.create(**arguments)
         return str(video.id)
 
     async def status(self, endpoint: str, job_id: str) -> JobStatus:

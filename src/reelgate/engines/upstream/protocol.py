@@ -4,6 +4,11 @@ A client turns a `JobRequest` into the upstream's create call and the upstream's
 `JobStatus`; it raises `UpstreamError` (retryable or not, with the upstream's `Retry-After`)
 for anything else. It never retries by itself: the engine decides (engine.py), because only it
 knows whether a call is safe to repeat.
+
+Connections: polls reuse up to `keepalive` open connections per endpoint (the entry's
+`concurrency`), with no cap on how many may be open at once, since each job has at most one call
+in flight; a create always goes over a fresh connection, because a kept-alive one can be closed
+by the server just as the create is sent, and a create whose answer is lost is never repeated.
 """
 
 from __future__ import annotations
@@ -77,6 +82,11 @@ class JobStatus:
     failure_code: str | None = None
 
 
+def pool_limits(keepalive: int) -> httpx.Limits:
+    """Connection limits of one endpoint's client (`keepalive` 0: a fresh connection per call)."""
+    return httpx.Limits(max_connections=None, max_keepalive_connections=keepalive)
+
+
 class UpstreamClient(Protocol):
     """One protocol, spoken to any of an entry's endpoints."""
 
@@ -125,10 +135,14 @@ def status_error(what: str, status: int, text: str, headers: Any = None) -> Upst
 
 
 def transport_error(what: str, exc: BaseException) -> UpstreamError:
-    """The error for a failed connection: refused (nothing was sent) or broken mid-call."""
-    refused = isinstance(exc, httpx.ConnectError) or type(exc).__name__ == "ConnectError"
-    kind = "connection refused" if refused else f"{type(exc).__name__}"
-    return UpstreamError(f"{what}: {kind}: {exc}"[:400], retryable=True, refused=refused)
+    """The error for a failed connection: none made (refused, or timed out connecting: nothing
+    was sent, so even a create may be repeated) or broken mid-call. httpx and httpx2 (the
+    `openai` SDK's client) name their exceptions alike."""
+    kind = type(exc).__name__
+    if kind in ("ConnectError", "ConnectTimeout"):
+        reason = "connection refused" if kind == "ConnectError" else "connect timeout"
+        return UpstreamError(f"{what}: {reason}: {exc}"[:400], retryable=True, refused=True)
+    return UpstreamError(f"{what}: {kind}: {exc}"[:400], retryable=True)
 
 
 @contextlib.asynccontextmanager

@@ -22,6 +22,7 @@ from reelgate.engines.upstream.protocol import (
     JobRequest,
     JobState,
     JobStatus,
+    pool_limits,
     sdk_errors,
 )
 from reelgate.errors import UpstreamError
@@ -37,24 +38,28 @@ _STATES = {
 
 
 class RunwayClient:
-    def __init__(self, api_key: str, timeout_seconds: float) -> None:
+    def __init__(self, api_key: str, timeout_seconds: float, keepalive: int) -> None:
         self._api_key = api_key
         self._timeout = timeout_seconds
-        self._clients: dict[str, runwayml.AsyncRunwayML] = {}
+        self._keepalive = keepalive
+        self._clients: dict[tuple[str, bool], runwayml.AsyncRunwayML] = {}
 
-    def _client(self, endpoint: str) -> runwayml.AsyncRunwayML:
-        client = self._clients.get(endpoint)
+    def _client(self, endpoint: str, *, fresh: bool = False) -> runwayml.AsyncRunwayML:
+        """The SDK client for `endpoint`; `fresh`: one that opens a connection per call."""
+        client = self._clients.get((endpoint, fresh))
         if client is None:
-            client = self._clients[endpoint] = runwayml.AsyncRunwayML(
+            limits = pool_limits(0 if fresh else self._keepalive)
+            client = self._clients[endpoint, fresh] = runwayml.AsyncRunwayML(
                 api_key=self._api_key or "none",
                 base_url=endpoint,
                 max_retries=0,
                 timeout=self._timeout,
+                http_client=runwayml.DefaultAsyncHttpxClient(limits=limits),
             )
         return client
 
     async def submit(self, endpoint: str, request: JobRequest) -> str:
-        client = self._client(endpoint)
+        client = self._client(endpoint, fresh=True)
         common: dict[str, Any] = {
             "model": request.model,
             "ratio": f"{request.width}:{request.height}",

@@ -18,6 +18,7 @@ from reelgate.core.tasks import GenerationSpec, MotionVector
 
 MAX_PROMPT_CHARS = 1000  # Runway's and CometAPI's limit; OpenAI-style servers take more
 COMETAPI_RATIOS = ("16:9", "9:16", "1:1", "4:3", "3:4", "21:9")
+ASPECT_TOLERANCE = 0.05  # in log(width / height): shapes within about 5% count as the same
 
 
 def _speed(value: float) -> str:
@@ -93,16 +94,16 @@ def _aspect_distance(width: int, height: int, other_width: int, other_height: in
 
 
 def _nearest_shape(width: int, height: int, shapes: list[tuple[str, int, int]]) -> str:
-    """The name of the shape closest in aspect to width x height, then closest in area."""
+    """The name of the shape closest in aspect to width x height; among shapes within
+    ASPECT_TOLERANCE of the closest (16:9 and 7:4 are one shape to a viewer), the one closest in
+    pixel count; then the first listed."""
 
-    def distance(shape: tuple[str, int, int]) -> tuple[float, float]:
-        _, w, h = shape
-        return (
-            round(_aspect_distance(width, height, w, h), 6),
-            abs(math.log((w * h) / (width * height))),
-        )
+    def aspect(shape: tuple[str, int, int]) -> float:
+        return _aspect_distance(width, height, shape[1], shape[2])
 
-    return min(shapes, key=distance)[0]
+    best = min(aspect(shape) for shape in shapes)
+    close = [shape for shape in shapes if aspect(shape) <= best + ASPECT_TOLERANCE]
+    return min(close, key=lambda s: abs(math.log((s[1] * s[2]) / (width * height))))[0]
 
 
 def nearest_ratio(width: int, height: int, accepted: tuple[str, ...]) -> str:
