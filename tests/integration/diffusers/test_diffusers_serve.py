@@ -27,7 +27,13 @@ CANCEL_SECONDS = 10.0  # a cancelled run stops within one step; the feed shows i
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory, models_file: Path) -> Iterator[ServerProcess]:
-    env = {"REELGATE_MODELS_FILE": str(models_file), "HF_HUB_OFFLINE": "1"}
+    env = {
+        "REELGATE_MODELS_FILE": str(models_file),
+        "HF_HUB_OFFLINE": "1",
+        # A cancel reaches a running task with its next heartbeat: a quick beat keeps that well
+        # inside the slow models' denoising however loaded the machine.
+        "REELGATE_HEARTBEAT_SECONDS": "0.25",
+    }
     server = ServerProcess(tmp_path_factory.mktemp("serve-diffusers"), env=env).start()
     yield server
     server.stop()

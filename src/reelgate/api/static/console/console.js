@@ -257,6 +257,9 @@ function render(task) {
   $("task-timings").replaceChildren(...rows.flatMap(([k, v]) => [h("dt", {}, k), h("dd", {}, v)]));
 }
 
+const DELIVERIES_REFRESH_MS = 2000;
+let deliveriesTimer;
+
 async function loadDeliveries(id, signal) {
   const log = await api(`/admin/tasks/${encodeURIComponent(id)}/deliveries`, { signal });
   const box = $("task-deliveries");
@@ -275,6 +278,13 @@ async function loadDeliveries(id, signal) {
     h("p", {}, `${event.event_type} → ${event.url} · ${event.state} · ${event.attempts} attempt(s) `,
       h("button", { type: "button", class: "secondary", onclick: () => redeliver(event) }, "Redeliver")),
     h("table", {}, head, h("tbody", {}, event.log.map(row))))));
+  // A pending event is still being delivered: look again until every event has settled.
+  clearTimeout(deliveriesTimer);
+  if (log.events.some((event) => event.state === "pending") && !signal.aborted) {
+    deliveriesTimer = setTimeout(() => {
+      if (!signal.aborted) loadDeliveries(id, signal).catch(() => {});
+    }, DELIVERIES_REFRESH_MS);
+  }
 }
 
 // -- start ---------------------------------------------------------------------------------
