@@ -43,58 +43,58 @@ class _LimitedHttpProtocol(HttpToolsProtocol):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self._deadline: asyncio.TimerHandle | None = None
+        self._deadline: asyncio.TimerHandle | None = None  # the head's, or the body's pause
         self._body_deadline: asyncio.TimerHandle | None = None
-        self._in_request = False  # from a head's end to its response's end
         self._in_head = True  # bytes arriving now belong to a request head
         self._head_bytes = 0
+        self._reading_body = False
         self._refused = False
 
-    # -- the head's size ---------------------------------------------------------------------
+    # Deadlines are armed only when a read ends in the middle of a head or a body, so a request
+    # that arrives whole (nearly all of them) costs no timer at all.
     def data_received(self, data: bytes) -> None:
-        if not self._in_request and self._deadline is None:
-            self._arm(self.limits.header_timeout, "request head")  # the next head on keep-alive
         if self._in_head:
             self._head_bytes += len(data)
         super().data_received(data)
+        if self._refused or self.transport.is_closing():
+            return
         if self._in_head and self._head_bytes > self.limits.max_header_bytes:
             self._refuse(431, f"request head larger than {self.limits.max_header_bytes} bytes")
+        elif self._reading_body:
+            self._arm(self.limits.body_idle_timeout, "request body")
+            if self._body_deadline is None:
+                self._body_deadline = self.loop.call_later(
+                    self.limits.body_timeout, self._expired, "request body"
+                )
+        elif self._in_head and self._head_bytes and self._deadline is None:
+            self._arm(self.limits.header_timeout, "request head")
 
     def on_headers_complete(self) -> None:
+        self._disarm()
         self._in_head = False
         self._head_bytes = 0
         size = len(self.url) + sum(len(name) + len(value) + 4 for name, value in self.headers)
         if size > self.limits.max_header_bytes:  # a whole head that arrived in one read
             self._refuse(431, f"request head larger than {self.limits.max_header_bytes} bytes")
             return
-        self._in_request = True
-        self._arm(self.limits.body_idle_timeout, "request body")
-        self._body_deadline = self.loop.call_later(
-            self.limits.body_timeout, self._expired, "request body"
-        )
+        self._reading_body = True
         super().on_headers_complete()
 
     def on_body(self, body: bytes) -> None:
-        if self._refused:
-            return
-        self._arm(self.limits.body_idle_timeout, "request body")
-        super().on_body(body)
+        if not self._refused:
+            super().on_body(body)
 
     def on_message_complete(self) -> None:
         if self._refused:
             return
         self._disarm()
+        self._reading_body = False
         self._in_head = True
         super().on_message_complete()
 
-    def on_response_complete(self) -> None:
-        self._in_request = False
-        self._disarm()
-        super().on_response_complete()
-
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
-        self._arm(self.limits.header_timeout, "request head")
+        self._arm(self.limits.header_timeout, "request head")  # a peer that sends nothing
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._disarm()
@@ -115,7 +115,7 @@ class _LimitedHttpProtocol(HttpToolsProtocol):
     def _expired(self, what: str) -> None:
         self._disarm()
         cycle = self.cycle
-        if cycle is not None and cycle.response_started:
+        if self._reading_body and cycle is not None and cycle.response_started:
             cycle.disconnected = True
             self.transport.close()
             return
