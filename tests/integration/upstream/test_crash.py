@@ -91,12 +91,14 @@ def test_a_killed_worker_is_replaced_and_nothing_is_submitted_twice(
     assert {h.payload["status"] for h in hooks if h.payload} == {"SUCCESS"}
     for row in finished:
         ours = (api.data_dir / "blobs" / row["video_key"]).read_bytes()
-        theirs = httpx.get(
+        answer = httpx.get(
             f"{upstream.base_url}/v1/videos/{_job_id(row)}/content",
             headers={"Authorization": f"Bearer {OTHER_KEY}"},
             timeout=30,
-        ).content
-        assert sha256(ours) == sha256(theirs) == sha256(video)
+        )
+        assert answer.status_code == 200, answer.text
+        assert sha256(answer.content) == sha256(video), f"the upstream's copy of {row['id']}"
+        assert sha256(ours) == sha256(video), f"the gateway's copy of {row['id']}"
 
 
 def _create(client: httpx.Client, callback_url: str, seed: int) -> str:
