@@ -3,10 +3,11 @@
 Runs `wrk` (Debian package `wrk`) from this same machine, 32 connections on loopback, against:
   - bare FastAPI: GET /bare and POST /bare (JSON body parsed by FastAPI), same uvicorn settings;
   - reelgate serve (SQLite, no workers so rendering does not compete for the CPU):
-    POST /runway/pro/generate with the seed body and POST /runway/feed for a queued task.
+    POST /runway/pro/generate with the seed body and POST /runway/feed for a queued task;
+  - with --postgres, the same reelgate routes again on PostgreSQL (a fresh schema).
 Prints requests/s, p50 and p99 latency and the ratio to the bare endpoint of the same method.
 
-    .venv/bin/python bench/bench_api.py [--duration 10] [--connections 32]
+    .venv/bin/python bench/bench_api.py [--duration 10] [--connections 32] [--postgres]
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ import httpx
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from tests.support.postgres import fresh_schema  # noqa: E402
 from tests.support.server import API_KEY, ServerProcess, free_port, seed_body  # noqa: E402
 
 LUA = """
@@ -98,10 +100,52 @@ def start_bare() -> tuple[subprocess.Popen[bytes], str]:
     raise RuntimeError("bare app did not start")
 
 
+def measure_reelgate(
+    label: str, data: Path, env: dict[str, str], seed: str, args: argparse.Namespace
+) -> dict[str, dict[str, float]]:
+    """Create, then feed one queued task, on a `reelgate serve` without workers."""
+    results: dict[str, dict[str, float]] = {}
+    server = ServerProcess(
+        data,
+        env={
+            **env,
+            "REELGATE_WORKERS": "0",
+            "REELGATE_MAX_ACTIVE_TASKS_PER_KEY": "100000000",
+            "REELGATE_RATE_PER_MINUTE": "100000000",
+            "REELGATE_RATE_BURST": "10000000",
+        },
+    ).start()
+    try:
+        with server.client() as client:
+            task_id = client.post(
+                "/runway/pro/generate",
+                content=seed,
+                headers={"Content-Type": "application/json"},
+            ).json()["data"]["task_id"]
+        results[f"{label} POST /runway/pro/generate"] = wrk(
+            server.base_url + "/runway/pro/generate", "POST", seed, args.duration, args.connections
+        )
+        results[f"{label} POST /runway/feed"] = wrk(
+            server.base_url + "/runway/feed",
+            "POST",
+            json.dumps({"task_id": task_id}),
+            args.duration,
+            args.connections,
+        )
+    finally:
+        server.stop()
+    return results
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--duration", type=int, default=10)
     parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument(
+        "--postgres",
+        action="store_true",
+        help="measure reelgate on PostgreSQL too (the configured server or a throwaway one)",
+    )
     args = parser.parse_args()
     seed = json.dumps(seed_body("https://example.com/hook"))
     results: dict[str, dict[str, float]] = {}
@@ -119,38 +163,17 @@ def main() -> None:
         bare.wait()
 
     with tempfile.TemporaryDirectory() as data:
-        server = ServerProcess(
-            Path(data),
-            env={
-                "REELGATE_WORKERS": "0",
-                "REELGATE_MAX_ACTIVE_TASKS_PER_KEY": "100000000",
-                "REELGATE_RATE_PER_MINUTE": "100000000",
-                "REELGATE_RATE_BURST": "10000000",
-            },
-        ).start()
-        try:
-            with server.client() as client:
-                task_id = client.post(
-                    "/runway/pro/generate",
-                    content=seed,
-                    headers={"Content-Type": "application/json"},
-                ).json()["data"]["task_id"]
-            results["reelgate POST /runway/pro/generate"] = wrk(
-                server.base_url + "/runway/pro/generate",
-                "POST",
-                seed,
-                args.duration,
-                args.connections,
+        results.update(measure_reelgate("reelgate", Path(data), {}, seed, args))
+    if args.postgres:
+        with tempfile.TemporaryDirectory() as data, fresh_schema() as (_, url):
+            env = {"REELGATE_DATA_DIR": data, "REELGATE_DATABASE_URL": url}
+            subprocess.run(
+                [sys.executable, "-m", "reelgate", "migrate"],
+                env={**os.environ, **env},
+                check=True,
+                capture_output=True,
             )
-            results["reelgate POST /runway/feed"] = wrk(
-                server.base_url + "/runway/feed",
-                "POST",
-                json.dumps({"task_id": task_id}),
-                args.duration,
-                args.connections,
-            )
-        finally:
-            server.stop()
+            results.update(measure_reelgate("reelgate (PostgreSQL)", Path(data), env, seed, args))
 
     print(
         f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "

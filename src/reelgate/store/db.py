@@ -5,12 +5,20 @@ timeout so writers queue instead of failing. Write transactions start with `BEGI
 a deferred transaction that reads and then writes can fail to upgrade its lock under
 contention, which no busy timeout resolves. Reads ask for `readonly=True` and run each
 statement on its own (autocommit), so they never take the write lock.
+
+Within one process, SQLite writers also queue on a lock of their own (`write`) before they ask
+SQLite: a writer that finds the database locked sleeps in SQLite's busy handler, in steps that
+grow to 100 ms, and may lose the lock again to a newcomer, so under 32 concurrent creates some
+waited over a second while the lock sat free between sleeps. The busy timeout still orders
+writers of different processes (`reelgate api` beside `reelgate worker`).
 """
 
 from __future__ import annotations
 
+import threading
+import weakref
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -54,6 +62,7 @@ def create_engine(url: str, **kwargs: Any) -> sa.Engine:
         )
         sa.event.listen(engine, "connect", _sqlite_on_connect)
         sa.event.listen(engine, "begin", _sqlite_on_begin)
+        _WRITE_LOCKS[engine] = threading.RLock()
         return engine
     # At most 16 connections a process (API threads, workers, notifier, reaper share them):
     # with PostgreSQL's default max_connections of 100 that leaves room for ~6 processes;
@@ -76,6 +85,18 @@ def _sqlite_on_begin(conn: sa.Connection) -> None:
         # a single-statement read needs, and saves two round trips on the hottest path.
         return
     conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+# One lock per SQLite engine, taken around each write transaction (see the module's docstring).
+# Reentrant, so a thread that nests writes waits on SQLite as before rather than on itself.
+_WRITE_LOCKS: weakref.WeakKeyDictionary[sa.Engine, threading.RLock] = weakref.WeakKeyDictionary()
+
+
+@contextmanager
+def write(engine: sa.Engine) -> Iterator[sa.Connection]:
+    """A write transaction: `BEGIN IMMEDIATE` on SQLite, after this process's earlier writers."""
+    with _WRITE_LOCKS.get(engine) or nullcontext(), engine.begin() as conn:
+        yield conn
 
 
 @contextmanager

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
+from reelgate.store import db
 from reelgate.store.base import Reservation, ReserveResult
 from reelgate.store.clock import Clock, read_shared_now, shared_now
 from reelgate.store.rules import KEY_TTL_SECONDS, STALE_RESERVATION_SECONDS
@@ -38,7 +39,7 @@ class IdempotencyRepo:
 
     def _reserve(self, owner_id: str, key: str, request_hash: str) -> ReserveResult:
         match = (idempotency_keys.c.owner_id == owner_id) & (idempotency_keys.c.key == key)
-        with self._engine.begin() as conn:
+        with db.write(self._engine) as conn:
             now = read_shared_now(conn, self._lease_clock)
             row = conn.execute(sa.select(idempotency_keys).where(match)).mappings().first()
             if row is not None and row["created_at"] < now - KEY_TTL_SECONDS:
@@ -62,7 +63,7 @@ class IdempotencyRepo:
 
     def release(self, owner_id: str, key: str) -> None:
         """Drop an unbound reservation (its request failed before making a task)."""
-        with self._engine.begin() as conn:
+        with db.write(self._engine) as conn:
             conn.execute(
                 idempotency_keys.delete().where(
                     (idempotency_keys.c.owner_id == owner_id)
@@ -73,7 +74,7 @@ class IdempotencyRepo:
 
     def purge_expired(self) -> int:
         now = shared_now(self._engine.dialect, self._lease_clock)
-        with self._engine.begin() as conn:
+        with db.write(self._engine) as conn:
             return conn.execute(
                 idempotency_keys.delete().where(
                     idempotency_keys.c.created_at < now - KEY_TTL_SECONDS

@@ -60,7 +60,7 @@ class OutboxRepo:
             .values(locked_until=now + lock_seconds)
             .returning(*webhook_events.c)
         )
-        with self._engine.begin() as conn:
+        with db.write(self._engine) as conn:
             rows = conn.execute(stmt).mappings().all()
         return sorted((_to_event(row) for row in rows), key=lambda e: e.next_attempt_at or 0.0)
 
@@ -77,7 +77,7 @@ class OutboxRepo:
     def release(self, event_ids: Collection[str]) -> None:
         if not event_ids:
             return
-        with self._engine.begin() as conn:
+        with db.write(self._engine) as conn:
             conn.execute(
                 webhook_events.update()
                 .where(
@@ -97,7 +97,7 @@ class OutboxRepo:
         """Log an attempt and move the event on: delivered, failed for good, or due again
         `retry_in_seconds` from now by the database's clock."""
         next_at = None if retry_in_seconds is None else self._now() + retry_in_seconds
-        with self._engine.begin() as conn:
+        with db.write(self._engine) as conn:
             conn.execute(
                 webhook_attempts.insert().values(
                     event_id=event_id,
@@ -123,7 +123,7 @@ class OutboxRepo:
 
     def redeliver(self, event_id: str, task_id: str, owner_id: str) -> bool:
         """Make the owner's event due now, whatever its state; attempt numbers carry on."""
-        with self._engine.begin() as conn:
+        with db.write(self._engine) as conn:
             result = conn.execute(
                 webhook_events.update()
                 .where((webhook_events.c.id == event_id) & _owned(task_id, owner_id))

@@ -91,7 +91,7 @@ class TaskRepo:
         """Insert a queued task. With `max_active`, the owner's counter is raised only while
         below it (QuotaExceededError otherwise), in the insert's transaction. With
         `idempotency_key`, bind the owner's reservation of that key to the task, likewise."""
-        with self._engine.begin() as conn:
+        with db.write(self._engine) as conn:
             counters.add_active(conn, new.owner_id, max_active)
             conn.execute(
                 _INSERT,
@@ -155,7 +155,7 @@ class TaskRepo:
         next progress report and records the cancel itself, fenced by its lease)."""
         now = self._clock()
         mine = (tasks.c.id == task_id) & (tasks.c.owner_id == owner_id)
-        with self._engine.begin() as conn:
+        with db.write(self._engine) as conn:
             row = conn.execute(
                 tasks.update()
                 .where(mine & (tasks.c.status == _QUEUED))
@@ -236,7 +236,7 @@ class TaskRepo:
     def delete(self, task_id: str, owner_id: str) -> Task | None:
         """Delete a finished task's record (the caller deletes its files); None if the task is
         unknown, another owner's, or still queued or running (so no counter changes)."""
-        with self._engine.begin() as conn:
+        with db.write(self._engine) as conn:
             row = (
                 conn.execute(
                     tasks.delete()
@@ -271,7 +271,7 @@ class TaskRepo:
         stmt = self._claim_statement(worker_id, lease_seconds, models, max_running_per_owner)
         for _ in range(CLAIM_TRIES):
             try:
-                with self._engine.begin() as conn:
+                with db.write(self._engine) as conn:
                     row = conn.execute(stmt).mappings().first()
                     if row is None:
                         return None
@@ -332,7 +332,7 @@ class TaskRepo:
             .values(lease_until=self._now() + lease_seconds)
             .returning(tasks.c.id, tasks.c.cancel_requested)
         )
-        with self._engine.begin() as conn:
+        with db.write(self._engine) as conn:
             for task_id, cancel in conn.execute(stmt):
                 states[task_id] = LeaseState(held=True, cancel_requested=bool(cancel))
         return states
@@ -351,7 +351,7 @@ class TaskRepo:
         return self._lease_state(stmt)
 
     def _lease_state(self, stmt: sa.UpdateBase) -> LeaseState:
-        with self._engine.begin() as conn:
+        with db.write(self._engine) as conn:
             row = conn.execute(stmt).first()
         if row is None:
             return LeaseState(held=False, cancel_requested=False)
@@ -359,7 +359,7 @@ class TaskRepo:
 
     def record_upstream(self, claim: Claim, ref: UpstreamRef) -> bool:
         """Durably note where the task was submitted, before waiting on it; fenced."""
-        with self._engine.begin() as conn:
+        with db.write(self._engine) as conn:
             return conn.execute(_fenced(claim).values(upstream_ref=ref.to_json())).rowcount == 1
 
     def succeed(
@@ -404,7 +404,7 @@ class TaskRepo:
             lease_until=None,
             attempt=tasks.c.attempt - 1,
         )
-        with self._engine.begin() as conn:
+        with db.write(self._engine) as conn:
             if conn.execute(stmt).rowcount != 1:
                 return False
             counters.adjust(conn, [(claim.task.owner_id, 0, -1)])
@@ -417,7 +417,7 @@ class TaskRepo:
             .values(status=status.value, finished_at=now, lease_until=None, **values)
             .returning(tasks.c.id, tasks.c.callback_url)
         )
-        with self._engine.begin() as conn:
+        with db.write(self._engine) as conn:
             row = conn.execute(stmt).first()
             if row is None:
                 return False
@@ -466,7 +466,7 @@ class TaskRepo:
             return [row[0] for row in conn.execute(query)]
 
     def mark_outputs_expired(self, task_id: str) -> None:
-        with self._engine.begin() as conn:
+        with db.write(self._engine) as conn:
             conn.execute(
                 tasks.update().where(tasks.c.id == task_id).values(outputs_expired_at=self._clock())
             )
@@ -500,7 +500,7 @@ class TaskRepo:
         """
         finished_at = self._clock()
         finished = tasks.c.id, tasks.c.callback_url, tasks.c.owner_id
-        with self._engine.begin() as conn:
+        with db.write(self._engine) as conn:
             expired = (tasks.c.status == _RUNNING) & (
                 tasks.c.lease_until < read_shared_now(conn, self._lease_clock)
             )

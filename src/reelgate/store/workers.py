@@ -28,7 +28,7 @@ class WorkerRepo:
     def beat(self, infos: list[WorkerInfo]) -> None:
         """Insert or refresh these workers' rows, stamped with the database's clock (the
         `heartbeat_at` a worker reports is its own clock's, so it is not used)."""
-        with self._engine.begin() as conn:
+        with db.write(self._engine) as conn:
             for info in infos:
                 values = {
                     "hostname": info.hostname,
@@ -47,7 +47,7 @@ class WorkerRepo:
                     )
 
     def remove(self, ids: list[str]) -> None:
-        with self._engine.begin() as conn:
+        with db.write(self._engine) as conn:
             conn.execute(workers.delete().where(workers.c.id.in_(ids)))
 
     def live(self, window_seconds: float) -> list[WorkerInfo]:
@@ -74,7 +74,7 @@ class WorkerRepo:
 
     def prune(self, older_than_seconds: float) -> int:
         """Forget workers silent for longer than this (a day, say)."""
-        with self._engine.begin() as conn:
+        with db.write(self._engine) as conn:
             return conn.execute(
                 workers.delete().where(workers.c.heartbeat_at < self._now() - older_than_seconds)
             ).rowcount
