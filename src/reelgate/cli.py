@@ -2,7 +2,7 @@
 
 reelgate serve [--host H] [--port P]     API + workers + notifier (the embedded default)
 reelgate migrate                         apply database migrations
-reelgate keys create [--name N] [--max-active N] [--rate-per-minute R]
+reelgate keys create [--name N] [--admin] [--max-active N] [--rate-per-minute R]
 reelgate keys list | revoke KEY_ID | limits KEY_ID [--max-active N] [--rate-per-minute R]
 reelgate webhook-secret                  print the callback signing secret
 reelgate models                          list the model registry (REELGATE_MODELS_FILE)
@@ -67,6 +67,11 @@ def _parser() -> argparse.ArgumentParser:
     keys_sub = keys.add_subparsers(dest="keys_command", required=True)
     create = keys_sub.add_parser("create", help="make a key and print it once")
     create.add_argument("--name", default="")
+    create.add_argument(
+        "--admin",
+        action="store_true",
+        help="may also manage keys and see workers and queues (the console's Operate page)",
+    )
     limits = keys_sub.add_parser("limits", help="set a key's quotas (omit to use the defaults)")
     limits.add_argument("key_id")
     for sub_parser in (create, limits):
@@ -288,16 +293,20 @@ def _workers(store: Store, window: float) -> int:
 
 def _keys(args: argparse.Namespace, store: Store) -> int:
     if args.keys_command == "create":
-        record, key = store.keys.create(args.name, args.max_active, args.rate_per_minute)
+        record, key = store.keys.create(
+            args.name, args.max_active, args.rate_per_minute, admin=args.admin
+        )
         print(f"{record.id}\t{key}")
         print("The key is shown this once only; store it now.", file=sys.stderr)
         return 0
     if args.keys_command == "list":
+        print("ID\tPREFIX\tSTATE\tROLE\tCREATED\tLIMITS\tNAME")
         for item in store.keys.list():
             state = "revoked" if item.revoked_at else "active"
+            role = "admin" if item.admin else "key"
             created = datetime.fromtimestamp(item.created_at, UTC).isoformat(timespec="seconds")
             limits = f"max_active={item.max_active_tasks or '-'} rpm={item.rate_per_minute or '-'}"
-            print(f"{item.id}\t{item.prefix}…\t{state}\t{created}\t{limits}\t{item.name}")
+            print(f"{item.id}\t{item.prefix}…\t{state}\t{role}\t{created}\t{limits}\t{item.name}")
         return 0
     if args.keys_command == "limits":
         if not store.keys.set_limits(args.key_id, args.max_active, args.rate_per_minute):

@@ -46,6 +46,8 @@ class ErrorKind(StrEnum):
     INVALID_TOKEN = "invalid_token"  # noqa: S105 - an error code, not a secret
     RATE_LIMITED = "rate_limited"
     TASK_NOT_FOUND = "task_not_found"
+    KEY_NOT_FOUND = "key_not_found"
+    ADMIN_REQUIRED = "admin_required"
     REQUEST_TOO_LARGE = "request_too_large"
     NOT_FOUND = "not_found"
     LINK_INVALID = "link_invalid"

@@ -1,6 +1,6 @@
 """The composition root: everything a process needs, built once from `Settings`.
 
-store ── blobs + links ── registry ── policy ──▶ TaskService, Operations ──▶ ApiServices
+store ── blobs + links ── registry ── policy ──▶ TaskService, Operations, KeyAdmin ──▶ ApiServices
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from reelgate.engines.registry import ModelRegistry
 from reelgate.notifier.signing import generate_secret
 from reelgate.observability import Metrics, StoreSnapshot
 from reelgate.outbound import OutboundPolicy
-from reelgate.service import Downloads, Operations, TaskService
+from reelgate.service import Downloads, KeyAdmin, KeyDefaults, Operations, TaskService
 from reelgate.settings import Settings
 from reelgate.store.base import Store
 from reelgate.store.store import open_store
@@ -96,6 +96,10 @@ class Runtime:
             downloads=Downloads(self.signer, self.blobs),
             authenticator=Authenticator(
                 self.settings, self.store.keys, inline_reads=self.store.inline_reads
+            ),
+            keys=KeyAdmin(
+                self.store.keys,
+                KeyDefaults(self.settings.max_active_tasks_per_key, self.settings.rate_per_minute),
             ),
             metrics=self.metrics,
         )

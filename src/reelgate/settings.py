@@ -25,6 +25,9 @@ class Settings(BaseSettings):
     storage_url: str | None = None
     public_url: str | None = None
     api_keys: str = ""
+    # Keys with admin rights (the Operate routes: keys, workers, queues), comma-separated. Each
+    # is a key on its own: it need not be in `api_keys` too. Empty: no environment key is admin.
+    admin_api_keys: str = ""
     webhook_secret: str | None = None
     link_secret: str | None = None
     link_ttl_seconds: int = Field(default=24 * 3600, ge=60)
@@ -134,7 +137,13 @@ class Settings(BaseSettings):
         return f"file://{(self.data_dir / 'blobs').resolve()}"
 
     def static_api_keys(self) -> list[str]:
-        return [k.strip() for k in self.api_keys.split(",") if k.strip()]
+        """Every key from the environment, REELGATE_API_KEYS and REELGATE_ADMIN_API_KEYS."""
+        keys = [k.strip() for k in f"{self.api_keys},{self.admin_api_keys}".split(",")]
+        return list(dict.fromkeys(k for k in keys if k))
+
+    def static_admin_keys(self) -> frozenset[str]:
+        """The keys of REELGATE_ADMIN_API_KEYS."""
+        return frozenset(k.strip() for k in self.admin_api_keys.split(",") if k.strip())
 
     def outbound_allow_rules(
         self,

@@ -1,4 +1,5 @@
-"""`/docs` works without internet: the page names only files this server serves itself."""
+"""`/docs` works without internet: the page names only files this server serves itself; FastAPI's
+`/redoc`, which would load ReDoc from a CDN, is off."""
 
 from __future__ import annotations
 
@@ -52,3 +53,12 @@ def test_docs_page_loads_swagger_ui_from_this_server(idle_app: InProcessServer) 
         init = client.get("/static/swagger-ui/docs-init.js").text
         assert '"openapi.json"' in init
         assert client.get("/static/swagger-ui/LICENSE").status_code == 200
+
+
+def test_redoc_is_off_rather_than_loaded_from_a_cdn(idle_app: InProcessServer) -> None:
+    with idle_app.client(None) as client:
+        response = client.get("/redoc")
+        document = client.get("/openapi.json").json()
+    assert response.status_code == 404
+    assert response.json()["error"]["code"] == "not_found"
+    assert "/redoc" not in document["paths"]

@@ -34,8 +34,15 @@ wrapper (`/runway/...`), Runway's official API and OpenAI's video API. Authentic
 
 
 def create_app(services: ApiServices) -> FastAPI:
-    # /docs is served from the package's own files (docs_ui), not FastAPI's CDN page.
-    app = FastAPI(title="reelgate", version=__version__, description=DESCRIPTION, docs_url=None)
+    # /docs is served from the package's own files (docs_ui), not FastAPI's CDN page; FastAPI's
+    # /redoc page would load ReDoc from a CDN, so it is off.
+    app = FastAPI(
+        title="reelgate",
+        version=__version__,
+        description=DESCRIPTION,
+        docs_url=None,
+        redoc_url=None,
+    )
     app.state.services = services
 
     renderers = Renderers()
@@ -52,6 +59,7 @@ def create_app(services: ApiServices) -> FastAPI:
         app.include_router(runway.router, prefix=mount, include_in_schema=number == 0)
     app.include_router(openai.router)
     app.include_router(native.admin_router)
+    app.include_router(native.operate_router)
     app.include_router(native.tasks_router)
     app.include_router(native.events_router)
     app.include_router(docs_ui.router)

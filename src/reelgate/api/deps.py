@@ -1,8 +1,9 @@
 """What routes depend on, injected per request from `app.state.services`.
 
-Routes are plain module-level functions that declare `TasksDep`, `OpsDep` or `DownloadsDep`
-(and `CurrentPrincipal`, from auth), so a test can build the app around any store, such as the
-in-memory one, and call a route in-process through `httpx.ASGITransport`.
+Routes are plain module-level functions that declare `TasksDep`, `OpsDep`, `KeysDep` or
+`DownloadsDep` (and `CurrentPrincipal` or `AdminPrincipal`, from auth), so a test can build the
+app around any store, such as the in-memory one, and call a route in-process through
+`httpx.ASGITransport`.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from fastapi import Depends, Request
 
 from reelgate.api.auth import Authenticator
 from reelgate.observability import Metrics
-from reelgate.service import Downloads, Operations, TaskService
+from reelgate.service import Downloads, KeyAdmin, Operations, TaskService
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,6 +26,7 @@ class ApiServices:
     ops: Operations
     downloads: Downloads
     authenticator: Authenticator
+    keys: KeyAdmin
     metrics: Metrics | None = None  # None when metrics are turned off
 
 
@@ -41,6 +43,10 @@ def _ops(request: Request) -> Operations:
     return _services(request).ops
 
 
+def _keys(request: Request) -> KeyAdmin:
+    return _services(request).keys
+
+
 def _downloads(request: Request) -> Downloads:
     return _services(request).downloads
 
@@ -48,4 +54,5 @@ def _downloads(request: Request) -> Downloads:
 ServicesDep = Annotated[ApiServices, Depends(_services)]
 TasksDep = Annotated[TaskService, Depends(_tasks)]
 OpsDep = Annotated[Operations, Depends(_ops)]
+KeysDep = Annotated[KeyAdmin, Depends(_keys)]
 DownloadsDep = Annotated[Downloads, Depends(_downloads)]

@@ -258,15 +258,24 @@ class ApiKey:
     revoked_at: float | None
     max_active_tasks: int | None = None
     rate_per_minute: float | None = None
+    admin: bool = False  # may manage keys and see workers and queues (the Operate routes)
 
 
 class Keys(Protocol):
     def create(
-        self, name: str, max_active_tasks: int | None = None, rate_per_minute: float | None = None
+        self,
+        name: str,
+        max_active_tasks: int | None = None,
+        rate_per_minute: float | None = None,
+        *,
+        admin: bool = False,
     ) -> tuple[ApiKey, str]:
         """Store a new key; returns the record and the key itself, which is never stored."""
 
     def find_active(self, key_hash: str) -> ApiKey | None: ...
+
+    def get(self, key_id: str) -> ApiKey | None:
+        """The key's record, revoked or not; None when there is no such key."""
 
     def list(self) -> list[ApiKey]: ...
 

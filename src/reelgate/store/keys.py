@@ -32,6 +32,8 @@ class KeyRepo:
         name: str,
         max_active_tasks: int | None = None,
         rate_per_minute: float | None = None,
+        *,
+        admin: bool = False,
     ) -> tuple[ApiKey, str]:
         """Store a new key; returns the record and the key itself, which is never stored."""
         key = generate_key()
@@ -44,8 +46,9 @@ class KeyRepo:
             revoked_at=None,
             max_active_tasks=max_active_tasks,
             rate_per_minute=rate_per_minute,
+            admin=admin,
         )
-        with self._engine.begin() as conn:
+        with db.write(self._engine) as conn:
             conn.execute(
                 api_keys.insert().values(
                     id=record.id,
@@ -55,6 +58,7 @@ class KeyRepo:
                     created_at=record.created_at,
                     max_active_tasks=max_active_tasks,
                     rate_per_minute=rate_per_minute,
+                    admin=admin,
                 )
             )
         return record, key
@@ -63,7 +67,7 @@ class KeyRepo:
         self, key_id: str, max_active_tasks: int | None, rate_per_minute: float | None
     ) -> bool:
         """Override (or, with None, reset to the server default) a key's quotas."""
-        with self._engine.begin() as conn:
+        with db.write(self._engine) as conn:
             result = conn.execute(
                 api_keys.update()
                 .where(api_keys.c.id == key_id)
@@ -76,13 +80,20 @@ class KeyRepo:
             rows = conn.execute(sa.select(api_keys).order_by(api_keys.c.created_at)).mappings()
             return [ApiKey(**row) for row in rows]
 
+    def get(self, key_id: str) -> ApiKey | None:
+        with db.read(self._engine) as conn:
+            row = (
+                conn.execute(sa.select(api_keys).where(api_keys.c.id == key_id)).mappings().first()
+            )
+        return ApiKey(**row) if row else None
+
     def find_active(self, key_hash: str) -> ApiKey | None:
         with db.read(self._engine) as conn:
             row = conn.execute(_FIND_ACTIVE, {"key_hash": key_hash}).mappings().first()
         return ApiKey(**row) if row else None
 
     def revoke(self, key_id: str) -> bool:
-        with self._engine.begin() as conn:
+        with db.write(self._engine) as conn:
             result = conn.execute(
                 api_keys.update()
                 .where((api_keys.c.id == key_id) & api_keys.c.revoked_at.is_(None))

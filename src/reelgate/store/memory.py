@@ -205,7 +205,12 @@ class MemoryKeys:
         self._s = state
 
     def create(
-        self, name: str, max_active_tasks: int | None = None, rate_per_minute: float | None = None
+        self,
+        name: str,
+        max_active_tasks: int | None = None,
+        rate_per_minute: float | None = None,
+        *,
+        admin: bool = False,
     ) -> tuple[ApiKey, str]:
         key = generate_key()
         record = ApiKey(
@@ -217,10 +222,15 @@ class MemoryKeys:
             revoked_at=None,
             max_active_tasks=max_active_tasks,
             rate_per_minute=rate_per_minute,
+            admin=admin,
         )
         with self._s.lock:
             self._s.keys[record.id] = record
         return record, key
+
+    def get(self, key_id: str) -> ApiKey | None:
+        with self._s.lock:
+            return self._s.keys.get(key_id)
 
     def find_active(self, key_hash: str) -> ApiKey | None:
         with self._s.lock:

@@ -75,6 +75,8 @@ api_keys = sa.Table(
     # Per-key overrides of the quota settings; NULL means the server-wide setting.
     sa.Column("max_active_tasks", sa.Integer),
     sa.Column("rate_per_minute", sa.Float),
+    # An admin key may manage keys and read the workers and the queue (api/native/operate.py).
+    sa.Column("admin", sa.Boolean, nullable=False, server_default=sa.false()),
 )
 
 idempotency_keys = sa.Table(

@@ -9,6 +9,9 @@ Nothing is excluded. Fuzzed `/files` links never carry a valid signature (always
 bodies seldom make a task, so a hand-made walk adds a real task's answers, a cancel, a delivery
 log and a real file (200, 206, 400 and 416 for byte ranges, 404) under the same checks.
 
+The key is an admin key, so the operator's routes (keys, workers, queue) answer as they do for
+an operator; the 403 a plain key gets is covered by tests/api/test_operate.py.
+
 The app is `create_app` on a fresh data directory with no worker pool and no notifier, so no task
 runs and no callback is ever sent: nothing leaves the process. Request-rate and quota limits are
 raised so fuzzing explores the routes instead of the 429 answer (which is documented and covered
@@ -72,6 +75,7 @@ def _runtime(data_dir: Path) -> Runtime:
     settings = Settings(
         data_dir=data_dir,
         api_keys=KEY,
+        admin_api_keys=KEY,  # the operator's routes are exercised too
         workers=0,
         rate_per_minute=1e9,
         rate_burst=1_000_000,
@@ -166,3 +170,24 @@ def test_one_task_through_every_route_matches_the_document() -> None:
     assert _call("GET", "/files/{key}", headers={"Range": "pages=1"}, **file).status_code == 400
     RUNTIME.blobs.delete_prefix(keys.task_prefix(task_id))
     assert _call("GET", "/files/{key}", **file).status_code == 404
+
+
+def test_key_management_matches_the_document() -> None:
+    """A key made, limited, used and revoked, and the workers and queue views."""
+    created = _call("POST", "/admin/keys", body={"name": "schemathesis", "max_active_tasks": 2})
+    assert created.status_code == 201
+    key_id = created.json()["id"]
+    limits = _call(
+        "PUT",
+        "/admin/keys/{key_id}/limits",
+        path_parameters={"key_id": key_id},
+        body={"rate_per_minute": 30.5},
+    )
+    assert limits.json()["rate_per_minute"] == 30.5
+    assert _call("GET", "/admin/me").json()["admin"] is True
+    listed = _call("GET", "/admin/keys").json()["data"]
+    assert key_id in [k["id"] for k in listed]
+    revoked = _call("POST", "/admin/keys/{key_id}/revoke", path_parameters={"key_id": key_id})
+    assert revoked.json()["revoked_at"] is not None
+    assert _call("GET", "/admin/workers").json()["data"] == []  # no worker pool here
+    assert _call("GET", "/admin/queue").json()["models"]

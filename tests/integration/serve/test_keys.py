@@ -1,5 +1,5 @@
-"""API keys: the key `serve` makes on first start, and `reelgate keys create|list|revoke`, and
-the quota a key is made with."""
+"""API keys: the key `serve` makes on first start (an admin key), `reelgate keys
+create|list|revoke`, `create --admin`, and the quota a key is made with."""
 
 from __future__ import annotations
 
@@ -40,6 +40,8 @@ def test_first_serve_makes_a_key_prints_it_once_and_stores_only_its_hash(
         key = printed[0]
         assert _feed_status(server, key) == 400  # authenticated: the task is unknown
         assert _feed_status(server, key + "x") == 401
+        with server.client(key) as client:  # the operator's key: it may manage keys
+            assert client.get("/admin/keys").status_code == 200
     finally:
         server.stop()
     database = (tmp_path / "reelgate.db").read_bytes()
@@ -80,6 +82,35 @@ def test_keys_create_list_revoke(tmp_path: Path) -> None:
         server.stop()
     assert "revoked" in _cli(tmp_path, "keys", "list").stdout
     assert _cli(tmp_path, "keys", "revoke", key_id).returncode == 1
+
+
+def test_keys_create_admin_makes_a_key_that_may_manage_keys(
+    tmp_path: Path, start_app: StartApp
+) -> None:
+    made = _cli(tmp_path, "keys", "create", "--name", "ops", "--admin")
+    assert made.returncode == 0, made.stderr
+    admin_id, admin_key = made.stdout.split()
+    plain = _cli(tmp_path, "keys", "create", "--name", "ci")
+    plain_id, plain_key = plain.stdout.split()
+
+    listed = _cli(tmp_path, "keys", "list").stdout.splitlines()
+    assert listed[0].split("\t") == [
+        "ID", "PREFIX", "STATE", "ROLE", "CREATED", "LIMITS", "NAME"
+    ]  # fmt: skip
+    rows = {line.split("\t")[0]: line.split("\t") for line in listed[1:]}
+    assert rows[admin_id][2:4] == ["active", "admin"]
+    assert rows[plain_id][2:4] == ["active", "key"]
+    assert rows[admin_id][-1] == "ops"
+
+    app = start_app(workers=0, data_dir=tmp_path)
+    with app.client(admin_key) as client:
+        keys = client.get("/admin/keys")
+    assert keys.status_code == 200
+    assert {k["id"]: k["admin"] for k in keys.json()["data"]} == {admin_id: True, plain_id: False}
+    with app.client(plain_key) as client:
+        refused = client.get("/admin/keys")
+    assert refused.status_code == 403
+    assert refused.json()["error"]["code"] == "admin_required"
 
 
 def test_webhook_secret_is_stable_and_standard(tmp_path: Path) -> None:

@@ -25,6 +25,25 @@ def test_a_key_is_found_by_its_hash_until_revoked(store: Store) -> None:
     assert listed.revoked_at is not None
 
 
+def test_a_key_is_made_admin_or_not_and_read_back_by_id(store: Store) -> None:
+    admin, admin_key = store.keys.create("operator", admin=True)
+    plain, _ = store.keys.create("ci", max_active_tasks=2, rate_per_minute=30.0)
+
+    assert admin.admin
+    assert not plain.admin
+    found = store.keys.find_active(hash_key(admin_key))
+    assert found is not None
+    assert found.admin
+    assert store.keys.get(plain.id) == plain
+    assert store.keys.get("key_unknown") is None
+    assert {k.id: k.admin for k in store.keys.list()} == {admin.id: True, plain.id: False}
+    store.keys.revoke(admin.id)
+    revoked = store.keys.get(admin.id)
+    assert revoked is not None
+    assert revoked.admin
+    assert revoked.revoked_at is not None
+
+
 def test_key_limits_can_be_set_and_reset(store: Store) -> None:
     record, key = store.keys.create("ci")
     assert store.keys.set_limits(record.id, 5, 60.0)

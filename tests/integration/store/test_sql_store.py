@@ -249,3 +249,31 @@ def test_a_claim_reads_only_its_models_queue(sql_store: SqlStore) -> None:
         assert "ix_tasks_queue_model" in plan, plan
         assert "ix_tasks_queue " not in plan + " ", plan
     assert "ix_tasks_queue" in _claim_plan(store, None, None)
+
+
+@pytest.mark.parametrize("backend", SQL_BACKENDS)
+def test_migration_keeps_existing_keys_as_plain_keys(backend: str, tmp_path: Path) -> None:
+    with sql_url(backend, tmp_path) as url:
+        engine = db.create_engine(url)
+        try:
+            command.upgrade(db.alembic_config(engine), "0007")
+            with engine.begin() as conn:
+                conn.execute(
+                    sa.text(
+                        "INSERT INTO api_keys (id, name, prefix, key_hash, created_at) "
+                        "VALUES ('key_old', 'before 0008', 'rg_old', :hash, 1.0)"
+                    ),
+                    {"hash": "0" * 64},
+                )
+            db.upgrade(engine)
+            store = SqlStore(engine)
+            (old,) = store.keys.list()
+            assert (old.id, old.admin) == ("key_old", False)
+            made, _ = store.keys.create("after 0008", admin=True)
+            assert store.keys.get(made.id) == made
+            command.downgrade(db.alembic_config(engine), "0007")
+            with engine.connect() as conn:
+                columns = {c["name"] for c in sa.inspect(conn).get_columns("api_keys")}
+            assert "admin" not in columns
+        finally:
+            engine.dispose()

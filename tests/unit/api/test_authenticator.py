@@ -10,7 +10,7 @@ from functools import partial
 import pytest
 from starlette.requests import Request
 
-from reelgate.api.auth import Authenticator, Principal
+from reelgate.api.auth import Authenticator, Principal, require_admin
 from reelgate.errors import ApiError, ErrorKind
 from reelgate.settings import Settings
 from reelgate.store.memory import MemoryStore
@@ -62,6 +62,45 @@ def test_a_stored_key_is_its_record_with_its_own_limits() -> None:
 
     assert auth.authenticate(bearer(tuned_key), CLIENT) == Principal(tuned.id, 3, 30.0)
     assert auth.authenticate(bearer(plain_key), CLIENT) == Principal(plain.id, 7, 600.0)
+
+
+def test_an_admin_environment_key_is_an_admin_and_the_others_are_not() -> None:
+    admin_key = "rg_env_admin_key"
+    store = MemoryStore()
+    _, stored_key = store.keys.create("laptop")
+    auth = Authenticator(settings(admin_api_keys=f" {admin_key} ,{ENV_KEY}"), store.keys)
+
+    admin = auth.authenticate(bearer(admin_key), CLIENT)
+    also_admin = auth.authenticate(bearer(ENV_KEY), CLIENT)  # in both lists: admin
+    plain = auth.authenticate(bearer(OTHER_ENV_KEY), CLIENT)
+
+    assert admin.admin
+    assert also_admin.admin
+    assert not plain.admin
+    assert not auth.authenticate(bearer(stored_key), CLIENT).admin
+    # The owner id is the key's alone: moving a key between the lists keeps its tasks.
+    assert admin.owner_id == "env_" + hashlib.sha256(admin_key.encode()).hexdigest()[:16]
+    assert (admin.max_active_tasks, admin.rate_per_minute) == (7, 600.0)
+
+
+def test_a_stored_key_made_admin_is_an_admin_until_revoked() -> None:
+    store = MemoryStore()
+    record, key = store.keys.create("operator", admin=True)
+    auth = Authenticator(settings(), store.keys)
+
+    assert auth.authenticate(bearer(key), CLIENT) == Principal(record.id, 7, 600.0, admin=True)
+    store.keys.revoke(record.id)
+    assert refused(lambda: auth.authenticate(bearer(key), CLIENT)).kind is ErrorKind.INVALID_TOKEN
+
+
+def test_require_admin_refuses_a_plain_key_with_admin_required() -> None:
+    plain = Principal("key_1", 7, 600.0)
+
+    error = refused(lambda: require_admin(plain))
+
+    assert error.kind is ErrorKind.ADMIN_REQUIRED
+    assert "admin key" in error.message
+    assert require_admin(Principal("key_2", 7, 600.0, admin=True)).owner_id == "key_2"
 
 
 def test_the_scheme_is_case_insensitive_and_spaces_around_the_key_are_ignored() -> None:

@@ -1,10 +1,12 @@
-"""Operations.readiness: what a load balancer and an operator see about the deployment."""
+"""Operations.readiness and .queue: what a load balancer and an operator see about the
+deployment."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 from reelgate.blobs.local import LocalBlobStore
+from reelgate.core.tasks import Action, GenerationSpec, NewTask
 from reelgate.engines.registry import ModelRegistry
 from reelgate.engines.synthetic import SyntheticEngine
 from reelgate.service import Operations
@@ -72,3 +74,43 @@ def test_storage_that_cannot_be_written_makes_the_deployment_not_ready(tmp_path:
     assert not readiness.ready
     assert readiness.checks == {"database": "ok", "storage": "error: PermissionError"}
     assert readiness.models_without_workers == ()  # not judged while a dependency is down
+
+
+def queue_task(store: MemoryStore, model: str, created_at: float) -> None:
+    spec = GenerationSpec(prompt="a cat", model=model, width=1280, height=720, seconds=5, seed=7)
+    store.tasks.create(
+        NewTask(
+            id=f"task-{model}-{created_at}",
+            owner_id="key_owner",
+            dialect="native",
+            action=Action.TEXT_TO_VIDEO,
+            spec=spec,
+            callback_url=None,
+            api_version="2024-11-06",
+            created_at=created_at,
+        )
+    )
+
+
+def test_queue_counts_each_model_with_its_live_workers(tmp_path: Path) -> None:
+    clock = FakeClock()
+    store = MemoryStore(clock=clock)
+    ops = operations(store, LocalBlobStore(tmp_path))
+    for model, created_at in (("sora-2", 10.0), ("sora-2", 5.0), ("sora-2", 20.0), ("gen3", 7.0)):
+        queue_task(store, model, created_at)
+    # A model dropped from the registry while its tasks waited is still shown, after the rest.
+    queue_task(store, "gen2", 3.0)
+    assert store.tasks.claim("w1", 30.0, ["sora-2"]) is not None  # the oldest: created at 5
+    store.workers.beat([worker("w1", "sora-2"), worker("w2", "sora-2", "gen3")])
+
+    view = ops.queue()
+
+    assert [(q.model, q.queued, q.running, q.live_workers) for q in view.models] == [
+        ("gen4_turbo", 0, 0, 0),
+        ("sora-2", 2, 1, 2),
+        ("gen3", 1, 0, 1),
+        ("gen2", 1, 0, 0),
+    ]
+    assert [q.oldest_queued_at for q in view.models] == [None, 10.0, 7.0, 3.0]
+    assert view.models_without_workers == ("gen4_turbo",)
+    assert [w.id for w in ops.live_workers()] == ["w1", "w2"]

@@ -1,5 +1,7 @@
-"""Owner-scoped operations outside the dialects: cancel, the webhook delivery log, redelivery.
+"""Owner-scoped operations outside the dialects: the caller's own key, cancel, the webhook
+delivery log, redelivery.
 
+    GET  /admin/me
     POST /admin/tasks/{id}/cancel
     GET  /admin/tasks/{id}/deliveries
     POST /admin/tasks/{id}/deliveries/{event_id}/redeliver
@@ -20,6 +22,17 @@ from reelgate.api.auth import CurrentPrincipal
 from reelgate.api.deps import TasksDep
 from reelgate.api.wire import json_response
 from reelgate.service import Delivery
+
+
+class MeOut(BaseModel):
+    model_config = ConfigDict(extra="forbid", title="CurrentKey")
+    owner_id: str = Field(
+        description="who owns the tasks this key makes: a stored key's id, or `env_…` for a key "
+        "from the environment"
+    )
+    admin: bool = Field(description="whether the key may call the operator's routes")
+    max_active_tasks: int = Field(description="queued + running tasks the key may hold")
+    rate_per_minute: float = Field(description="requests a minute the key may make")
 
 
 class CancelOut(BaseModel):
@@ -67,6 +80,35 @@ _ERRORS = openapi.default_errors(401, 404, 413, 429, 500)
 
 
 router = APIRouter(prefix="/admin", tags=["admin"])
+
+
+@router.get(
+    "/me",
+    operation_id="admin_me",
+    summary="The key making the request: its owner id, admin or not, its limits",
+    responses={
+        200: openapi.ok(
+            MeOut,
+            "The calling key",
+            example={
+                "owner_id": "key_3f1c9a7be2d04c55",
+                "admin": False,
+                "max_active_tasks": 100,
+                "rate_per_minute": 600.0,
+            },
+        ),
+        **openapi.default_errors(401, 413, 429, 500),
+    },
+)
+def me(principal: CurrentPrincipal) -> Response:
+    return json_response(
+        {
+            "owner_id": principal.owner_id,
+            "admin": principal.admin,
+            "max_active_tasks": principal.max_active_tasks,
+            "rate_per_minute": principal.rate_per_minute,
+        }
+    )
 
 
 @router.post(

@@ -1,10 +1,19 @@
-"""reelgate's own request bodies: every engine option, strict (unknown fields are 400)."""
+"""reelgate's own request bodies, strict (unknown fields are 400): a task with every engine
+option, and an operator's key and its limits."""
 
 from __future__ import annotations
 
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictFloat,
+    StrictInt,
+    field_validator,
+)
 
 from reelgate.api.wire import Prompt, Seed, Speed, check_text
 from reelgate.outbound import MAX_URL_CHARS
@@ -69,3 +78,52 @@ class TaskCreate(BaseModel):
         if value not in RATIOS:
             raise ValueError("must be one of " + ", ".join(RATIOS))
         return value
+
+
+MAX_KEY_NAME_CHARS = 100  # the api_keys.name column
+MAX_ACTIVE_TASKS_LIMIT = 1_000_000
+MAX_RATE_PER_MINUTE = 1_000_000.0
+
+MaxActive = Annotated[
+    StrictInt,
+    Field(
+        ge=1,
+        le=MAX_ACTIVE_TASKS_LIMIT,
+        description="queued + running tasks the key may hold; "
+        "null: REELGATE_MAX_ACTIVE_TASKS_PER_KEY",
+    ),
+]
+RatePerMinute = Annotated[
+    StrictFloat,
+    Field(
+        gt=0,
+        le=MAX_RATE_PER_MINUTE,
+        allow_inf_nan=False,
+        description="requests a minute the key may make; null: REELGATE_RATE_PER_MINUTE",
+    ),
+]
+
+
+class KeyLimitsIn(BaseModel):
+    """Both quotas of a key at once: a field left out or null is the server's setting."""
+
+    model_config = ConfigDict(extra="forbid", title="KeyLimits")
+    max_active_tasks: MaxActive | None = None
+    rate_per_minute: RatePerMinute | None = None
+
+
+class KeyCreateIn(KeyLimitsIn):
+    model_config = ConfigDict(extra="forbid", title="KeyCreate")
+    name: str = Field(
+        default="", max_length=MAX_KEY_NAME_CHARS, description="a label for people; may be empty"
+    )
+    admin: StrictBool = Field(
+        default=False, description="may manage keys and read the workers and the queue"
+    )
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, value: str) -> str:
+        if not value.strip():
+            return ""
+        return check_text(value, max_chars=MAX_KEY_NAME_CHARS, allow_newlines=False)

@@ -3,7 +3,7 @@ import { api, ApiError, session, TERMINAL, watchTask } from "./api.js";
 import { $, h, setText, when } from "./dom.js";
 import { setupMotion, motionValues } from "./motion.js";
 import { curlCommands, requestAsSent } from "./curl.js";
-import { showOperate } from "./operate.js";
+import { clearOperate, setupOperate, showOperate } from "./operate.js";
 
 const RATIOS = [["16:9", 32, 18], ["9:16", 18, 32], ["1:1", 24, 24], ["4:3", 28, 21], ["3:4", 21, 28], ["21:9", 36, 15]];
 const FIELDS = ["prompt", "model", "ratio", "seconds", "style", "seed", "image", "callback_url"];
@@ -11,6 +11,7 @@ const PAGE_SIZE = 24;
 let models = [];
 let image = null; // a data: URI
 let current = null; // AbortController of the view on screen
+let me = null; // the signed-in key: GET /admin/me (owner id, admin or not, limits)
 
 function views() { return document.querySelectorAll(".view"); }
 
@@ -32,7 +33,7 @@ async function route() {
   try {
     if (name === "task" && arg) return await showTask(decodeURIComponent(arg), signal);
     if (name === "library") return await showLibrary(signal, true);
-    if (name === "operate") { show("operate"); return await showOperate($("operate"), signal); }
+    if (name === "operate") { show("operate"); return await showOperate(signal, me || await loadMe()); }
     show("create");
   } catch (error) {
     if (error instanceof ApiError && error.status === 401) return signOut();
@@ -46,6 +47,9 @@ async function route() {
 
 function signOut() {
   session.clear();
+  me = null;
+  $("nav-operate").hidden = true;
+  clearOperate();
   location.hash = "#/signin";
   show("signin");
 }
@@ -58,7 +62,7 @@ async function signIn(event) {
   if (!key) return setText("signin-key-error", "Enter an API key.");
   session.set(key);
   try {
-    await api("/admin/tasks?limit=1");
+    await loadMe();
   } catch (error) {
     session.clear();
     return setText("signin-key-error", error.status === 401 ? "This key is not valid." : error.message);
@@ -67,6 +71,13 @@ async function signIn(event) {
   await loadModels();
   location.hash = "#/create";
   route();
+}
+
+// Who the key is; the Operate link is shown to admin keys only.
+async function loadMe() {
+  me = await api("/admin/me");
+  $("nav-operate").hidden = !me.admin;
+  return me;
 }
 
 async function loadModels() {
@@ -290,12 +301,16 @@ async function loadDeliveries(id, signal) {
 // -- start ---------------------------------------------------------------------------------
 function start() {
   setupCreate();
+  setupOperate();
   $("signin-form").addEventListener("submit", signIn);
   $("sign-out").addEventListener("click", signOut);
   $("more").addEventListener("click", () => showLibrary(current.signal, false));
   for (const id of ["filter-status", "filter-model"]) $(id).addEventListener("change", () => showLibrary(current.signal, true));
   window.addEventListener("hashchange", route);
-  if (session.key) loadModels();
+  if (session.key) {
+    loadModels();
+    loadMe().catch(() => {}); // an invalid key is signed out by route()
+  }
   route();
 }
 
