@@ -1,6 +1,7 @@
 """What an operator sees of a running reelgate: Prometheus metrics, structured logs, traces.
 
     metrics        Metrics: every family, on a registry of its own per process
+    meter          metering, upstream_call, denoised: what engines count, bound by the worker
     store_gauges   StoreCollector: queue, workers and outbox read from the store at scrape time
     logs           log_context, JsonFormatter, configure_logging (REELGATE_LOG_FORMAT)
     tracing        configure_tracing, span, carrier (OpenTelemetry, the `otel` extra, OTEL_*)

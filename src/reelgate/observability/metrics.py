@@ -102,9 +102,21 @@ class Metrics:
             buckets=RATE_BUCKETS,
             registry=r,
         )
+        self.frames = Counter(
+            "reelgate_engine_frames",
+            "Frames produced by frame engines in successful attempts.",
+            ["model"],
+            registry=r,
+        )
+        self.steps = Counter(
+            "reelgate_engine_denoising_steps",
+            "Denoising steps run, for engines that denoise (those of cancelled runs included).",
+            ["model"],
+            registry=r,
+        )
         self.steps_per_second = Histogram(
             "reelgate_engine_steps_per_second",
-            "Denoising steps per second of engine time, for engines that denoise.",
+            "Denoising steps per second of one pipeline run, for engines that denoise.",
             ["model"],
             buckets=RATE_BUCKETS,
             registry=r,
@@ -118,14 +130,15 @@ class Metrics:
         )
         self.upstream_calls = Counter(
             "reelgate_upstream_calls",
-            "Calls to upstream video APIs, by endpoint (from the models file) and HTTP status.",
-            ["endpoint", "status"],
+            "HTTP calls to upstream video APIs, by model, operation (create, poll, cancel, "
+            "download) and status (2xx..5xx, 429, timeout, error).",
+            ["model", "endpoint", "status"],
             registry=r,
         )
         self.upstream_seconds = Histogram(
             "reelgate_upstream_call_duration_seconds",
-            "Latency of calls to upstream video APIs.",
-            ["endpoint"],
+            "Latency of HTTP calls to upstream video APIs, by model and operation.",
+            ["model", "endpoint"],
             buckets=(*HTTP_BUCKETS, 30.0, 60.0),
             registry=r,
         )
@@ -172,6 +185,8 @@ class Metrics:
             if histogram is not None:
                 histogram.labels(model).observe(seconds)
         engine_seconds = (timings or {}).get("engine", 0.0)
+        if frames:
+            self.frames.labels(model).inc(frames)
         if frames and engine_seconds > 0:
             self.frames_per_second.labels(model).observe(frames / engine_seconds)
         peak = gpu_memory_peak_bytes()
@@ -187,14 +202,19 @@ class Metrics:
             if count:
                 self.lease_expiries.labels(outcome).inc(count)
 
+    # -- engines (reported through observability/meter.py) ---------------------------------------
     def denoising(self, model: str, steps: int, seconds: float) -> None:
+        """One pipeline run: `steps` denoising steps in `seconds`."""
+        if steps:
+            self.steps.labels(model).inc(steps)
         if steps and seconds > 0:
             self.steps_per_second.labels(model).observe(steps / seconds)
 
-    def upstream_call(self, endpoint: str, status: int | None, seconds: float) -> None:
-        """One HTTP call to an upstream API; `status` None when no answer came."""
-        self.upstream_calls.labels(endpoint, "error" if status is None else str(status)).inc()
-        self.upstream_seconds.labels(endpoint).observe(seconds)
+    def upstream_call(self, model: str, endpoint: str, status: str, seconds: float) -> None:
+        """One HTTP call to an upstream API: `endpoint` the operation, `status` a bounded label
+        (`meter.status_label`, or `timeout` / `error` when no answer came)."""
+        self.upstream_calls.labels(model, endpoint, status).inc()
+        self.upstream_seconds.labels(model, endpoint).observe(seconds)
 
     # -- webhooks --------------------------------------------------------------------------------
     def webhook_attempt(self, outcome: str, seconds: float) -> None:

@@ -58,6 +58,9 @@ class SpanKind(StrEnum):
 class Span(Protocol):
     def set_attribute(self, key: str, value: AttributeValue) -> None: ...
 
+    def set_attributes(self, attributes: Attributes) -> None:
+        """Several at once: one lock taken on the live span rather than one per attribute."""
+
     def update_name(self, name: str) -> None: ...
 
     def fail(self, description: str) -> None:
@@ -81,6 +84,9 @@ class _NoSpan:
         return None
 
     def set_attribute(self, key: str, value: AttributeValue) -> None:
+        return None
+
+    def set_attributes(self, attributes: Attributes) -> None:
         return None
 
     def update_name(self, name: str) -> None:
@@ -175,6 +181,9 @@ class _LiveSpan:
 
     def set_attribute(self, key: str, value: AttributeValue) -> None:
         self._span.set_attribute(key, value)
+
+    def set_attributes(self, attributes: Attributes) -> None:
+        self._span.set_attributes(attributes)
 
     def update_name(self, name: str) -> None:
         self._span.update_name(name)

@@ -21,7 +21,7 @@ from reelgate.media.encode import Mp4Writer
 from reelgate.media.image import decode_image
 from reelgate.media.poster import jpeg_bytes
 from reelgate.media.probe import probe
-from reelgate.observability import Metrics, log_context, tracing
+from reelgate.observability import Metrics, log_context, meter, tracing
 from reelgate.outbound import OutboundPolicy
 from reelgate.outbound.fetch import fetch_image_sync
 from reelgate.store.base import Claim, TaskQueue
@@ -162,11 +162,14 @@ class Worker:
         task = claim.task
         try:
             # The task's request id too: one search finds its create, render and webhook.
-            with log_context(
-                task_id=task.id,
-                attempt=task.attempt,
-                request_id=task.request_id,
-                worker_id=self.worker_id,
+            with (
+                log_context(
+                    task_id=task.id,
+                    attempt=task.attempt,
+                    request_id=task.request_id,
+                    worker_id=self.worker_id,
+                ),
+                meter.metering(self._metrics, task.spec.model),  # what the engine counts
             ):
                 log.info("task %s attempt %d claimed (%s)", task.id, task.attempt, task.spec.model)
                 if self._metrics is not None:

@@ -1,6 +1,7 @@
 """A real Prometheus scrapes `reelgate serve` (API, notifier, store gauges) and a separate
 `reelgate worker --metrics-port` while tasks run, and sees each counter and histogram move by
-exactly what the tasks did; the alert rules, loaded into it, see a model with no worker."""
+exactly what the tasks did, the worker's upstream calls (to a loopback stand-in) included; the
+alert rules, loaded into it, see a model with no worker."""
 
 from __future__ import annotations
 
@@ -11,6 +12,8 @@ from pathlib import Path
 import pytest
 
 from tests.integration.observability.prometheus import PrometheusServer
+from tests.integration.upstream.helpers import tiny_mp4, upstream_entry, write_models
+from tests.integration.upstream.standin import KEY, StandIn
 from tests.support.receiver import Receiver
 from tests.support.server import (
     ServerProcess,
@@ -23,6 +26,7 @@ from tests.support.server import (
 ALERTS = Path(__file__).resolve().parents[3] / "deploy" / "prometheus" / "alerts.yml"
 SCRAPE_SECONDS = 60.0  # scrapes come every second; generous for a busy machine
 RENDER_SECONDS = 180.0
+RELAY = "relay"  # a model the worker forwards to the stand-in upstream
 
 
 @dataclass
@@ -31,24 +35,33 @@ class Deployment:
     worker: WorkerProcess
     prometheus: PrometheusServer
     receiver: Receiver
+    standin: StandIn
 
 
 @pytest.fixture
 def deployment(tmp_path: Path) -> Iterator[Deployment]:
+    models: dict[str, dict[str, object]] = {
+        "gen4": {"engine": "synthetic"},
+        "gen3": {"engine": "synthetic"},
+    }
     env = {
         "REELGATE_WORKERS": "0",  # rendering happens in the separate worker only
         "REELGATE_HEARTBEAT_SECONDS": "1",
         "REELGATE_LEASE_SECONDS": "5",
         "REELGATE_WEBHOOK_SECRET": "whsec_" + "MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
+        "REELGATE_TEST_UPSTREAM_KEY": KEY,
     }
     metrics_port = free_port()
-    with Receiver().running() as receiver:
+    video = tiny_mp4(tmp_path / "tiny.mp4")
+    with Receiver().running() as receiver, StandIn(video).running() as standin:
+        models[RELAY] = upstream_entry("runway", [standin.url], "gen4.5")
+        env["REELGATE_MODELS_FILE"] = str(write_models(tmp_path / "models.toml", models))
         api = ServerProcess(tmp_path, env=env).start()
         worker = WorkerProcess(
             tmp_path,
             api.env,
             "--models",
-            "gen4",
+            f"gen4,{RELAY}",
             "--metrics-port",
             str(metrics_port),
         ).start()
@@ -59,7 +72,7 @@ def deployment(tmp_path: Path) -> Iterator[Deployment]:
         )
         try:
             prometheus.start()
-            yield Deployment(api, worker, prometheus, receiver)
+            yield Deployment(api, worker, prometheus, receiver, standin)
         finally:
             prometheus.stop()
             worker.stop()
@@ -125,6 +138,20 @@ def test_prometheus_sees_the_tasks_move_every_family(deployment: Deployment) -> 
     prom.wait_for('reelgate_webhook_outbox_pending{job="api"}', lambda v: v == 0)
     feed = 'reelgate_http_request_duration_seconds_count{job="api",route="/runway/feed"}'
     prom.wait_for(feed, lambda v: v >= 3)
+
+
+def test_prometheus_sees_the_workers_upstream_calls(deployment: Deployment) -> None:
+    prom = deployment.prometheus
+    prom.wait_for('up{job="worker"}', lambda v: v == 1, SCRAPE_SECONDS)
+    with deployment.api.client() as client:
+        created = client.post("/runway/pro/generate", json=_small(deployment.receiver.url, RELAY))
+        task_id = created.json()["data"]["task_id"]
+        assert wait_for_feed(client, task_id, RENDER_SECONDS)[-1]["status"] == "SUCCESS"
+    (job,) = deployment.standin.jobs_of("gen4.5")
+    calls = 'reelgate_upstream_calls_total{job="worker",model="relay",'
+    prom.wait_for(calls + 'endpoint="create",status="2xx"}', equals(1), SCRAPE_SECONDS)
+    prom.wait_for(calls + 'endpoint="download",status="2xx"}', equals(1), SCRAPE_SECONDS)
+    prom.wait_for(calls + 'endpoint="poll",status="2xx"}', equals(job.polls), SCRAPE_SECONDS)
 
 
 def test_a_model_without_workers_shows_in_the_gauges_and_the_alert(

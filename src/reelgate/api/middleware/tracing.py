@@ -42,14 +42,15 @@ class TracingMiddleware:
             try:
                 await self.app(scope, receive, record_status)
             finally:
+                ended: dict[str, tracing.AttributeValue] = {"http.response.status_code": status}
                 route = getattr(scope.get("route"), "path", None)
                 if route:
                     span.update_name(f"{method} {route}")
-                    span.set_attribute("http.route", route)
-                span.set_attribute("http.response.status_code", status)
+                    ended["http.route"] = route
                 request_id = scope.get("state", {}).get("request_id")
                 if request_id:
-                    span.set_attribute("reelgate.request_id", request_id)
+                    ended["reelgate.request_id"] = request_id
+                span.set_attributes(ended)  # at once: each call on a live span takes its lock
                 if status >= 500:
                     span.fail(f"answered {status}")
 

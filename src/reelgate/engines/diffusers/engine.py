@@ -11,6 +11,9 @@ arrives. Every report may raise TaskInterrupted: inside the callback or the hook
 the pipeline between two steps, after which the engine drops the run's tensors and empties the
 device cache before re-raising, so the memory is free when the worker records the cancel.
 
+Metrics: each pipeline run reports its denoising steps and the seconds they took to the
+worker's metrics (observability/meter.py), a cancelled run the steps it got through.
+
 Seeds: a CPU `torch.Generator` seeded with the task's seed draws the starting noise, so the
 same request gives the same frames on the same hardware and software.
 
@@ -54,6 +57,7 @@ from reelgate.engines.diffusers.pipelines import (
 )
 from reelgate.engines.diffusers.plan import Plan, frame_positions, generation_size, make_plan
 from reelgate.errors import TaskInterrupted
+from reelgate.observability import meter
 
 log = logging.getLogger(__name__)
 
@@ -155,7 +159,8 @@ class DiffusersEngine:
         reference: Reference | None = None,
     ) -> list[Frame]:
         """Run the pipeline for `plan`: its native frames as `(height, width, 3)` uint8 arrays."""
-        arguments = self._arguments(loaded, plan, seed, ctx, reference)
+        steps = _Steps()
+        arguments = self._arguments(loaded, plan, seed, ctx, reference, steps)
         while not self._lock.acquire(timeout=LOCK_POLL_SECONDS):
             ctx.report(0.0)  # answers a cancel that comes while another task holds the device
         stopped: TaskInterrupted | None = None
@@ -163,6 +168,7 @@ class DiffusersEngine:
             ctx.report(0.0)
             hook = loaded.pipe.vae.decoder.register_forward_hook(_DecodeProgress(ctx))
             try:
+                steps.started = time.perf_counter()
                 output = loaded.pipe(**arguments)
                 frames = _native_frames(output.frames)
                 del output
@@ -176,6 +182,7 @@ class DiffusersEngine:
                 raise
             finally:
                 hook.remove()
+                meter.denoised(steps.count, steps.seconds)
             arguments.clear()
             if stopped is not None:
                 gc.collect()
@@ -208,11 +215,13 @@ class DiffusersEngine:
         seed: int,
         ctx: EngineContext,
         reference: Reference | None,
+        done: _Steps,
     ) -> dict[str, Any]:
         config = self.config
         steps = config.steps
 
         def on_step(pipe: Any, step: int, timestep: Any, tensors: dict[str, Any]) -> dict[str, Any]:
+            done.step()
             total = getattr(pipe, "num_timesteps", None) or steps
             ctx.report(STEPS_SHARE * min(1.0, (step + 1) / total))
             return {}
@@ -237,6 +246,25 @@ class DiffusersEngine:
 
 def _seconds(value: float | None) -> str:
     return "-" if value is None else f"{value:.1f} s"
+
+
+class _Steps:
+    """The denoising steps of one pipeline run, counted by the step callback: how many, and the
+    seconds from the call to the end of the last one (the decode after them is not denoising)."""
+
+    __slots__ = ("count", "last", "started")
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.started = self.last = 0.0
+
+    def step(self) -> None:
+        self.count += 1
+        self.last = time.perf_counter()
+
+    @property
+    def seconds(self) -> float:
+        return self.last - self.started if self.count else 0.0
 
 
 class _DecodeProgress:

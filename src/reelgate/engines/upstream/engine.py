@@ -40,6 +40,7 @@ import httpx
 
 from reelgate.core.tasks import GenerationSpec, UpstreamRef
 from reelgate.engines.base import JobContext
+from reelgate.engines.upstream.calls import Call, counted
 from reelgate.engines.upstream.config import Protocol, UpstreamConfig
 from reelgate.engines.upstream.protocol import (
     VIDEO_TYPES,
@@ -219,7 +220,8 @@ class UpstreamEngine:
         for attempt in range(SUBMIT_ATTEMPTS):
             endpoint = self._pick()
             try:
-                job_id = await self._client.submit(endpoint, request)
+                with counted("create"):
+                    job_id = await self._client.submit(endpoint, request)
             except UpstreamError as exc:
                 if exc.refused:
                     self._rest(endpoint)
@@ -253,7 +255,8 @@ class UpstreamEngine:
                     f"the upstream did not finish within {self.config.timeout_seconds:g}s"
                 )
             try:
-                status = await self._client.status(ref.endpoint, ref.job_id)
+                with counted("poll"):
+                    status = await self._client.status(ref.endpoint, ref.job_id)
             except UpstreamError as exc:
                 failures += 1
                 if not exc.retryable or failures >= STATUS_FAILURES:
@@ -282,7 +285,8 @@ class UpstreamEngine:
 
     async def _cancel_quietly(self, ref: UpstreamRef) -> None:
         try:
-            await self._client.cancel(ref.endpoint, ref.job_id)
+            with counted("cancel"):
+                await self._client.cancel(ref.endpoint, ref.job_id)
         except UpstreamError as exc:
             log.warning(
                 "could not cancel upstream job %s at %s: %s",
@@ -348,40 +352,48 @@ class UpstreamEngine:
         raise UpstreamError("download: every attempt failed")
 
     async def _fetch(self, url: str, target: Path, ctx: JobContext) -> None:
-        """Stream `url` into `target`, following at most a few redirects (each judged afresh),
-        refusing a body over the cap or of a type that is not a video."""
-        limit = self.config.max_output_bytes
+        """Stream `url` into `target`, following at most a few redirects (each judged afresh)."""
         for _ in range(MAX_REDIRECTS + 1):
             client, headers = self._http(ctx, url)
             try:
-                async with client.stream("GET", url, headers=headers) as response:
-                    if response.is_redirect and "location" in response.headers:
-                        url = urljoin(url, response.headers["location"])
-                        continue
-                    if response.status_code != 200:
-                        body = (await response.aread())[:2000].decode(errors="replace")
-                        raise status_error("download", response.status_code, body, response.headers)
-                    kind = response.headers.get("content-type", "").split(";")[0].strip().lower()
-                    if kind not in VIDEO_TYPES:
-                        raise UpstreamError(
-                            f"download: the output is {kind or 'untyped'}, not a video"
-                        )
-                    declared = response.headers.get("content-length")
-                    if declared is not None and declared.isdigit() and int(declared) > limit:
-                        raise UpstreamError(f"download: the output exceeds {limit} bytes")
-                    size = 0
-                    with target.open("wb") as file:
-                        async for chunk in response.aiter_bytes(CHUNK_BYTES):
-                            size += len(chunk)
-                            if size > limit:
-                                raise UpstreamError(f"download: the output exceeds {limit} bytes")
-                            file.write(chunk)
-                    return
+                with counted("download") as call:
+                    location = await self._get(client, url, headers, target, call)
             except UrlRefused as exc:  # the outbound guard: a policy decision, not a fault
                 raise UpstreamError(f"download: the output link is refused: {exc}") from None
             except httpx.TransportError as exc:
                 raise transport_error("download", exc) from None
+            if location is None:
+                return
+            url = urljoin(url, location)
         raise UpstreamError(f"download: more than {MAX_REDIRECTS} redirects")
+
+    async def _get(
+        self, client: httpx.AsyncClient, url: str, headers: dict[str, str], target: Path, call: Call
+    ) -> str | None:
+        """One GET of the output: a redirect's location, or None once `target` holds the video.
+        A body over the cap or of a type that is not a video is refused."""
+        limit = self.config.max_output_bytes
+        async with client.stream("GET", url, headers=headers) as response:
+            call.answered(response.status_code)
+            if response.is_redirect and "location" in response.headers:
+                return response.headers["location"]
+            if response.status_code != 200:
+                body = (await response.aread())[:2000].decode(errors="replace")
+                raise status_error("download", response.status_code, body, response.headers)
+            kind = response.headers.get("content-type", "").split(";")[0].strip().lower()
+            if kind not in VIDEO_TYPES:
+                raise UpstreamError(f"download: the output is {kind or 'untyped'}, not a video")
+            declared = response.headers.get("content-length")
+            if declared is not None and declared.isdigit() and int(declared) > limit:
+                raise UpstreamError(f"download: the output exceeds {limit} bytes")
+            size = 0
+            with target.open("wb") as file:
+                async for chunk in response.aiter_bytes(CHUNK_BYTES):
+                    size += len(chunk)
+                    if size > limit:
+                        raise UpstreamError(f"download: the output exceeds {limit} bytes")
+                    file.write(chunk)
+        return None
 
     async def aclose(self) -> None:
         await self._client.aclose()
