@@ -154,6 +154,8 @@ def signal_when(
     ready: Callable[[list[dict[str, Any]]], T | None],
     timeout: float,
     what: str,
+    *,
+    frozen: bool = False,
 ) -> T:
     """Send `sig` to `pid` at the first moment `ready(every task row)` returns something; return
     that.
@@ -164,12 +166,17 @@ def signal_when(
     machine. The process cannot be caught inside a write transaction either (a frozen writer
     would block every other process's writes, a different failure from the one under test).
     Each look holds the lock for about a millisecond.
+
+    With `frozen`, the process is also stopped (SIGSTOP) during each look, so what `ready`
+    sees outside the database (its files) cannot change before the signal either.
     """
     deadline = time.monotonic() + timeout
     while True:
         with closing(sqlite3.connect(db_path(data_dir), timeout=10, isolation_level=None)) as conn:
             conn.row_factory = sqlite3.Row
             conn.execute("BEGIN IMMEDIATE")
+            if frozen:
+                os.kill(pid, signal.SIGSTOP)
             try:
                 rows = [dict(row) for row in conn.execute("SELECT * FROM tasks")]
                 found = ready(rows)
@@ -177,6 +184,8 @@ def signal_when(
                     os.kill(pid, sig)
                     return found
             finally:
+                if frozen:
+                    os.kill(pid, signal.SIGCONT)
                 conn.execute("ROLLBACK")
         if time.monotonic() > deadline:
             raise AssertionError(f"never saw {what} before sending {sig.name} to {pid}: {rows}")

@@ -157,16 +157,24 @@ def test_a_task_killed_on_its_last_attempt_fails_clearly_and_leaves_no_files(
     with server.client() as client:
         task_id = create(client, small_body(receiver.url))
     assert server.proc is not None
-    signal_when(
+    # The progress in the database trails the render by up to a write interval, and the
+    # attempt removes its work files just before it commits: the files are looked at with the
+    # process stopped, so the kill lands while they are there.
+    left = signal_when(
         server.proc.pid,
         signal.SIGKILL,
         data_dir,
-        lambda rows: any(r["id"] == task_id and r["progress"] >= 0.3 for r in rows),
+        lambda rows: (
+            files_under(work_dir(data_dir, task_id))
+            if any(r["id"] == task_id and r["progress"] > 0 for r in rows)
+            else None
+        ),
         KILL_WAIT_SECONDS,
-        what="the task at progress 0.3",
+        what="the task rendering with its work files written",
+        frozen=True,
     )
     assert server.proc.wait(10) == -signal.SIGKILL
-    assert files_under(work_dir(data_dir, task_id)), "the killed attempt left its work files"
+    assert files_under(work_dir(data_dir, task_id)) == left, "the killed attempt's work files"
 
     server = launch(data_dir, env)
     with server.client() as client:

@@ -32,8 +32,11 @@ from tests.support.receiver import Receiver
 pytestmark = pytest.mark.slow
 
 ENV = {**FAST_LEASES, "REELGATE_WORKERS": "1"}
-# Freeze it late, so that when it thaws it is a few frames from publishing and races to do so.
-STOP_AT_PROGRESS = 0.75
+# Freeze it once a progress report beyond the first is stored, so that when it thaws it is
+# well ahead of the attempt that took over and races it to publish. Not later: progress is
+# stored at most twice a second, and on a fast idle machine the 10 s clip renders in about a
+# second and a half, so a report at 0.75 or above may never be stored while it runs.
+STOP_AT_PROGRESS = 0.3
 # Bounds on what takes about a second idle (a claim, a take-over after the 3 s lease, a thawed
 # worker noticing its loss) and on rendering the 10 s clip: generous for a crowded 2-core
 # machine, since what the test proves does not depend on how fast any of it goes.
@@ -89,7 +92,7 @@ def test_a_thawed_worker_cannot_finish_or_overwrite_the_newer_attempt(
             what="the second process to re-claim the task",
         )
         assert worker_pid(taken) == second.proc.pid, taken
-        # Thawed now, the old attempt is a few frames from done while the new one has just
+        # Thawed now, the old attempt is a third of the way or more while the new one has just
         # begun: it is ahead in the race to publish.
     finally:
         os.kill(first_pid, signal.SIGCONT)

@@ -43,6 +43,23 @@ class ChildProcess:
             self.proc.kill()
             return self.proc.wait()
 
+    def await_ready(self, url: str, timeout: float, exited: str, never: str) -> None:
+        """Poll `url` until it answers 200; if the process exits first, raise with `exited`,
+        if `timeout` passes first, stop it and raise with `never` (both followed by the logs)."""
+        assert self.proc is not None
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"{exited}:\n{self.logs()}")
+            try:
+                if httpx.get(url, timeout=1).status_code == 200:
+                    return
+            except httpx.TransportError:
+                pass
+            time.sleep(0.1)
+        self.stop()
+        raise RuntimeError(f"{never}:\n{self.logs()}")
+
 
 class ServerProcess(ChildProcess):
     """A `reelgate serve` child process with its own data directory."""
@@ -77,18 +94,13 @@ class ServerProcess(ChildProcess):
             stderr=subprocess.STDOUT,
         )
         log.close()
-        deadline = time.monotonic() + START_TIMEOUT_SECONDS
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"serve exited early:\n{self.logs()}")
-            try:
-                if httpx.get(f"{self.base_url}/healthz", timeout=1).status_code == 200:
-                    return self
-            except httpx.TransportError:
-                pass
-            time.sleep(0.1)
-        self.stop()
-        raise RuntimeError(f"serve did not become healthy:\n{self.logs()}")
+        self.await_ready(
+            f"{self.base_url}/healthz",
+            START_TIMEOUT_SECONDS,
+            "serve exited early",
+            "serve did not become healthy",
+        )
+        return self
 
     def client(
         self, key: str | None = API_KEY, *, headers: dict[str, str] | None = None, **kwargs: Any

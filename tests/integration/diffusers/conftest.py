@@ -18,6 +18,8 @@ STEPS = 6  # denoising steps of the tiny models: enough progress reports to watc
 # even on an idle machine where a tiny model takes a few milliseconds a step.
 SLOW_STEPS = 1000  # the registry's maximum
 SLOW_FRAMES = 33  # more frames per step than the tiny entries' 8 (frames are 4k+1 or 8k+1)
+# and more pixels than their 32x32: LTX's VAE packs 32x32 pixels into one latent, the others' 8x8
+SLOW_SIZE = {"wan": 128, "ltx": 512, "cogvideox": 128}
 
 
 def _require_extra() -> None:
@@ -70,11 +72,18 @@ def entry(name: str, family: str, steps: int = STEPS, **keys: str) -> str:
 
 @pytest.fixture(scope="session")
 def models_file(tiny_models: Path) -> Path:
-    """`tiny-<family>` (6 steps) and `slow-<family>` (1000 steps of 33 frames) for each family,
+    """`tiny-<family>` (6 steps) and `slow-<family>` (1000 steps of 33 frames at SLOW_SIZE) for each family,
     and `tuned-wan`: two-block Wan with the speed settings that need no compiling."""
     text = "".join(
         entry(f"tiny-{family}", family)
-        + entry(f"slow-{family}", family, SLOW_STEPS, min_frames=str(SLOW_FRAMES))
+        + entry(
+            f"slow-{family}",
+            family,
+            SLOW_STEPS,
+            min_frames=str(SLOW_FRAMES),
+            width=str(SLOW_SIZE[family]),
+            height=str(SLOW_SIZE[family]),
+        )
         for family in FAMILIES
     )
     text += entry(

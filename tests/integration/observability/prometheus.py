@@ -21,7 +21,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.support.server import free_port
+from tests.support.server import ChildProcess, free_port
 
 START_SECONDS = 60.0  # Prometheus opens its database and is ready in about a second
 INTERVAL = "1s"  # scrape and rule evaluation
@@ -42,7 +42,7 @@ def _binary(name: str) -> str:
     return found
 
 
-class PrometheusServer:
+class PrometheusServer(ChildProcess):
     def __init__(
         self, data_dir: Path, targets: Mapping[str, str], rules: Path | None = None
     ) -> None:
@@ -82,37 +82,19 @@ class PrometheusServer:
                 stdout=log,
                 stderr=subprocess.STDOUT,
             )
-        deadline = time.monotonic() + START_SECONDS
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"prometheus exited:\n{self.logs()}")
-            try:
-                if httpx.get(f"{self.url}/-/ready", timeout=1).status_code == 200:
-                    return self
-            except httpx.TransportError:
-                pass
-            time.sleep(0.1)
-        self.stop()
-        raise RuntimeError(f"prometheus did not become ready:\n{self.logs()}")
-
-    def stop(self) -> None:
-        if self.proc is None or self.proc.poll() is not None:
-            return
-        self.proc.terminate()
-        try:
-            self.proc.wait(30)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
+        self.await_ready(
+            f"{self.url}/-/ready",
+            START_SECONDS,
+            "prometheus exited",
+            "prometheus did not become ready",
+        )
+        return self
 
     def __enter__(self) -> PrometheusServer:
         return self.start()
 
     def __exit__(self, *_exc: object) -> None:
         self.stop()
-
-    def logs(self) -> str:
-        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
 
     def query(self, expr: str) -> list[dict[str, Any]]:
         """The instant vector `expr` evaluates to now."""

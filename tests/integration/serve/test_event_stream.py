@@ -9,7 +9,9 @@ import httpx
 from tests.support.server import ServerProcess
 from tests.support.sse import Event, parse
 
-BODY = {"prompt": "a lighthouse at dusk", "ratio": "16:9", "seconds": 3, "model": "gen4"}
+# Ten seconds of 1280x720: a render of a second or more even on a fast idle machine, so the
+# first stream is surely dropped before the task ends.
+BODY = {"prompt": "a lighthouse at dusk", "ratio": "16:9", "seconds": 10, "model": "gen4"}
 
 
 def _read_events(response: httpx.Response, stop_after: int | None = None) -> list[Event]:
@@ -30,7 +32,7 @@ def test_a_dropped_stream_resumes_from_last_event_id(server: ServerProcess) -> N
         url = f"/admin/tasks/{task_id}/events"
         with client.stream("GET", url) as first:
             assert first.status_code == 200
-            before = _read_events(first, stop_after=2)  # dropped mid-render
+            before = _read_events(first, stop_after=1)  # the state at connect; then dropped
         assert before[-1].data["status"] in ("queued", "running")
         with client.stream("GET", url, headers={"Last-Event-ID": before[-1].id}) as second:
             after = _read_events(second)

@@ -1,9 +1,11 @@
 """The real upstream: a `reelgate serve` on loopback rendering with the synthetic engine, shared
-by every test of this folder, and a stand-in that the upstream itself forwards two models to:
-one whose tasks fail with a code of their own, one whose tasks run until a test releases them."""
+by every test of this folder, and a stand-in that the upstream itself forwards three models to:
+one whose tasks fail with a code of their own, one whose tasks run until a test releases them,
+one whose tasks run until they are cancelled."""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,6 +17,7 @@ from tests.support.server import ServerProcess
 
 FLAGGED = "flagged"  # the upstream's model whose tasks its own upstream refuses
 RELAYED = "relayed"  # the upstream's model whose tasks run until `moderator.release` is set
+STALLED = "stalled"  # the upstream's model whose tasks run until they are cancelled
 SAFETY_CODE = "SAFETY.INPUT.TEXT"
 SAFETY_MESSAGE = "The prompt was flagged by content moderation: please rephrase it."
 
@@ -30,6 +33,7 @@ def moderator(video: bytes) -> Iterator[StandIn]:
     with StandIn(video).running() as standin:
         standin.scripts["moderated"] = Script(fail=(SAFETY_CODE, SAFETY_MESSAGE))
         standin.scripts["held"] = Script(hold=standin.release)
+        standin.scripts["stalled"] = Script(hold=threading.Event())  # never set
         yield standin
 
 
@@ -37,8 +41,8 @@ def moderator(video: bytes) -> Iterator[StandIn]:
 def upstream(
     tmp_path_factory: pytest.TempPathFactory, moderator: StandIn
 ) -> Iterator[ServerProcess]:
-    """`reelgate serve` with two render workers: `gen4` on the synthetic engine; `flagged` and
-    `relayed`, which it forwards to the moderator stand-in."""
+    """`reelgate serve` with two render workers: `gen4` on the synthetic engine; `flagged`,
+    `relayed` and `stalled`, which it forwards to the moderator stand-in."""
     root: Path = tmp_path_factory.mktemp("upstream")
     models = write_models(
         root / "models.toml",
@@ -60,6 +64,14 @@ def upstream(
                 "api_key_env": "MODERATOR_KEY",
                 "poll_seconds": 0.1,
                 "concurrency": 100,
+            },
+            STALLED: {
+                "engine": "upstream",
+                "protocol": "runway",
+                "endpoints": [moderator.url],
+                "model": "stalled",
+                "api_key_env": "MODERATOR_KEY",
+                "poll_seconds": 0.1,
             },
         },
     )

@@ -24,7 +24,7 @@ import runwayml
 
 from reelgate.media.probe import decode_frames, probe
 from reelgate.worker.jobs import AUTH_FAILURE
-from tests.integration.upstream.conftest import FLAGGED, SAFETY_CODE, SAFETY_MESSAGE
+from tests.integration.upstream.conftest import FLAGGED, SAFETY_CODE, SAFETY_MESSAGE, STALLED
 from tests.integration.upstream.helpers import (
     KEY_ENV,
     RUNWAY_VERSION,
@@ -221,12 +221,13 @@ class OpenAIDialect:
 def gw(
     tmp_path_factory: pytest.TempPathFactory, upstream: ServerProcess
 ) -> Iterator[ServerProcess]:
-    """The gateway: per protocol a model that renders, one the upstream fails, one with a key
-    the upstream refuses. Its key for the upstream is OTHER_KEY, its clients use API_KEY."""
+    """The gateway: per protocol a model that renders, one the upstream fails, one it holds
+    running until cancelled, one with a key the upstream refuses. Its key for the upstream is OTHER_KEY, its clients use API_KEY."""
     entries: dict[str, dict[str, object]] = {}
     for protocol in PROTOCOLS:
         entries[protocol] = upstream_entry(protocol, [upstream.base_url], "gen4")
         entries[f"{protocol}-flagged"] = upstream_entry(protocol, [upstream.base_url], FLAGGED)
+        entries[f"{protocol}-stalled"] = upstream_entry(protocol, [upstream.base_url], STALLED)
         entries[f"{protocol}-badkey"] = {
             **upstream_entry(protocol, [upstream.base_url], "gen4"),
             "api_key_env": WRONG_KEY_ENV,
@@ -365,7 +366,9 @@ def test_a_cancel_on_the_gateway_cancels_the_upstream_job(
     protocol: str, gw: ServerProcess, upstream: ServerProcess, receiver: Receiver
 ) -> None:
     client = _dialect(protocol, gw, receiver)
-    task_id = client.create(protocol, LONG[protocol])
+    # The upstream relays this model to a stand-in that holds it RUNNING until it is cancelled:
+    # however fast the machine, the cancel reaches a job that is still running.
+    task_id = client.create(f"{protocol}-stalled", LONG[protocol])
     ref = wait_until(lambda: upstream_ref(gw.data_dir, task_id), "the upstream job recorded")
     wait_until(
         lambda: (_upstream_task(upstream, ref["job_id"]) or {}).get("status") == "RUNNING",
