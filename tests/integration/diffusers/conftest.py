@@ -72,8 +72,8 @@ def entry(name: str, family: str, steps: int = STEPS, **keys: str) -> str:
 
 @pytest.fixture(scope="session")
 def models_file(tiny_models: Path) -> Path:
-    """`tiny-<family>` (6 steps) and `slow-<family>` (1000 steps of 33 frames at SLOW_SIZE) for each family,
-    and `tuned-wan`: two-block Wan with the speed settings that need no compiling."""
+    """`tiny-<family>` (6 steps) and `slow-<family>` (1000 steps of 33 frames at SLOW_SIZE) for
+    each family, and `tuned-wan`: two-block Wan with the speed settings that need no compiling."""
     text = "".join(
         entry(f"tiny-{family}", family)
         + entry(

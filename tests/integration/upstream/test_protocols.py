@@ -222,7 +222,8 @@ def gw(
     tmp_path_factory: pytest.TempPathFactory, upstream: ServerProcess
 ) -> Iterator[ServerProcess]:
     """The gateway: per protocol a model that renders, one the upstream fails, one it holds
-    running until cancelled, one with a key the upstream refuses. Its key for the upstream is OTHER_KEY, its clients use API_KEY."""
+    running until cancelled, one with a key the upstream refuses. Its key for the upstream is
+    OTHER_KEY, its clients use API_KEY."""
     entries: dict[str, dict[str, object]] = {}
     for protocol in PROTOCOLS:
         entries[protocol] = upstream_entry(protocol, [upstream.base_url], "gen4")
