@@ -324,7 +324,9 @@ class WorkerInfo:
 
 class WorkerRegistry(Protocol):
     def beat(self, infos: list[WorkerInfo]) -> None:
-        """Insert or refresh these workers' rows (stamped with the store's clock)."""
+        """Insert or refresh these workers' rows, stamped with the store's clock: `started_at`
+        at a worker's first beat, `heartbeat_at` at each (the worker's own times are not used,
+        so the two compare on one clock whatever the worker's machine says)."""
 
     def remove(self, ids: list[str]) -> None: ...
 

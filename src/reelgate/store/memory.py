@@ -314,7 +314,7 @@ class MemoryWorkers:
             now = self._s.clock()
             for info in infos:
                 known = self._s.workers.get(info.id)
-                started_at = known.started_at if known else info.started_at
+                started_at = known.started_at if known else now
                 self._s.workers[info.id] = dataclasses.replace(
                     info, started_at=started_at, heartbeat_at=now
                 )

@@ -26,8 +26,9 @@ class WorkerRepo:
         return shared_now(self._engine.dialect, self._lease_clock)
 
     def beat(self, infos: list[WorkerInfo]) -> None:
-        """Insert or refresh these workers' rows, stamped with the database's clock (the
-        `heartbeat_at` a worker reports is its own clock's, so it is not used)."""
+        """Insert or refresh these workers' rows, stamped with the database's clock: the
+        `started_at` and `heartbeat_at` a worker reports are its own clock's, so they are not
+        used (a first beat's row starts when it beats)."""
         with db.write(self._engine) as conn:
             for info in infos:
                 values = {
@@ -43,7 +44,7 @@ class WorkerRepo:
                 ).rowcount
                 if not updated:
                     conn.execute(
-                        workers.insert().values(id=info.id, started_at=info.started_at, **values)
+                        workers.insert().values(id=info.id, started_at=self._now(), **values)
                     )
 
     def remove(self, ids: list[str]) -> None:

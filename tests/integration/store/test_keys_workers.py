@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import time
 
 from reelgate.store.base import Store, WorkerInfo
@@ -89,9 +90,15 @@ def test_workers_are_live_while_they_beat(timed_store: Store, clock: FakeClock) 
     assert workers.live(3600) == []
 
 
-def test_a_worker_keeps_its_first_start_time(store: Store) -> None:
-    first = _worker("w")
-    store.workers.beat([first])
-    store.workers.beat([_worker("w")])
-    (live,) = store.workers.live(60)
+def test_a_worker_keeps_its_first_start_time_by_the_stores_clock(
+    timed_store: Store, clock: FakeClock
+) -> None:
+    workers = timed_store.workers
+    workers.beat([dataclasses.replace(_worker("w"), started_at=1.0, heartbeat_at=1.0)])
+    (first,) = workers.live(60)
+    assert first.started_at == first.heartbeat_at != 1.0  # the store's clock, not the worker's
+    clock.advance(20)
+    workers.beat([_worker("w")])
+    (live,) = workers.live(60)
     assert live.started_at == first.started_at
+    assert live.heartbeat_at == first.heartbeat_at + 20
