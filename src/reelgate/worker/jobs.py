@@ -45,7 +45,7 @@ from reelgate.errors import (
 from reelgate.media.image import decode_image
 from reelgate.media.poster import poster_from_video
 from reelgate.media.probe import probe
-from reelgate.observability import Metrics, log_context, meter
+from reelgate.observability import Metrics
 from reelgate.outbound import OutboundPolicy, guarded_client
 from reelgate.outbound.fetch import fetch_image_sync, image_format
 from reelgate.store.base import Claim, LeaseState, TaskQueue
@@ -55,6 +55,7 @@ from reelgate.worker.runner import (
     SHUTDOWN,
     Stopwatch,
     WorkerConfig,
+    attempt_scope,
     remove_work,
 )
 
@@ -274,17 +275,7 @@ class JobRunner:
     async def _job(self, claim: Claim) -> None:
         task = claim.task
         # Each job is its own asyncio task, so this context is the job's alone.
-        with (
-            log_context(
-                task_id=task.id,
-                attempt=task.attempt,
-                request_id=task.request_id,
-                worker_id=self.worker_id,
-            ),
-            meter.metering(self._metrics, task.spec.model),  # the engine's upstream calls
-        ):
-            if self._metrics is not None:
-                self._metrics.task_claimed(task.spec.model, task.attempt)
+        with attempt_scope(task, self.worker_id, self._metrics):
             await self._run_job(claim)
 
     def _finished(self, task: Task, engine: JobEngine, status: str, clock: Stopwatch) -> None:

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from reelgate.blobs import keys
 from reelgate.blobs.base import BlobStore
-from reelgate.core.tasks import FailureCode, GenerationSpec, MediaInfo, Outputs
+from reelgate.core.tasks import FailureCode, GenerationSpec, MediaInfo, Outputs, Task
 from reelgate.engines.base import Engine, Reference
 from reelgate.engines.registry import ModelRegistry
 from reelgate.errors import ImageDecodeError, ImageFetchError, InputError, TaskInterrupted
@@ -161,19 +161,8 @@ class Worker:
         self.current_task_id = claim.task.id
         task = claim.task
         try:
-            # The task's request id too: one search finds its create, render and webhook.
-            with (
-                log_context(
-                    task_id=task.id,
-                    attempt=task.attempt,
-                    request_id=task.request_id,
-                    worker_id=self.worker_id,
-                ),
-                meter.metering(self._metrics, task.spec.model),  # what the engine counts
-            ):
+            with attempt_scope(task, self.worker_id, self._metrics):
                 log.info("task %s attempt %d claimed (%s)", task.id, task.attempt, task.spec.model)
-                if self._metrics is not None:
-                    self._metrics.task_claimed(task.spec.model, task.attempt)
                 # The attempt joins the trace of the request that created the task.
                 with tracing.span(
                     "task.attempt",
@@ -345,6 +334,25 @@ class Worker:
             self._blobs.put_file(outputs.video_key, video, "video/mp4")
             self._blobs.put_file(outputs.poster_key, poster, "image/jpeg")
         return outputs
+
+
+@contextlib.contextmanager
+def attempt_scope(task: Task, worker_id: str, metrics: Metrics | None) -> Iterator[None]:
+    """Around one claimed attempt, in a frame worker's thread or a job's coroutine: counts the
+    claim, tags every log line with the task, its attempt, worker and request id (one search
+    finds its create, render and webhook), and binds what the engine counts to the model."""
+    with (
+        log_context(
+            task_id=task.id,
+            attempt=task.attempt,
+            request_id=task.request_id,
+            worker_id=worker_id,
+        ),
+        meter.metering(metrics, task.spec.model),
+    ):
+        if metrics is not None:
+            metrics.task_claimed(task.spec.model, task.attempt)
+        yield
 
 
 def remove_work(work: Path) -> None:
