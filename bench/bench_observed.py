@@ -9,12 +9,12 @@ of the machine falls on all alike:
   - on:     metrics on (every request counted and timed, the store gauges registered) and
             `REELGATE_LOG_FORMAT=json` (one JSON object per log line, e.g. per create);
   - traced: "on" plus OpenTelemetry tracing exported over OTLP/HTTP to a loopback receiver in
-            this process (tests/support/otlp.py, counting the spans it decodes) with the SDK's
-            default batching: a server span per request, and a create span per create.
+            this process (tests/support/otlp.py, counting the spans it decodes) with the default
+            batching: a server span per request, and a create span per create.
 Each configuration runs `--rounds` times per endpoint; the table shows the mean req/s and the
 ratios to "off". `/metrics` is scraped once a second while "on" and "traced" are loaded, as a
 fast Prometheus would. It also shows the server process's CPU time per request (user + system,
-all its threads, the span exporter's included, from /proc): on a machine shared with other
+all its threads, and its span exporter process's, from /proc): on a machine shared with other
 work, req/s swings with their load, while CPU per request hardly does.
 
     .venv/bin/python bench/bench_observed.py [--duration 10] [--connections 32] [--rounds 2]
@@ -129,9 +129,19 @@ def _measure(
 
 
 def _cpu_seconds(pid: int) -> float:
-    """User + system CPU seconds of a process so far, all its threads."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    """User + system CPU seconds so far of a process, all its threads, and of the processes it
+    started that are still running (the span exporter's, while tracing)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        children = [
+            int(child)
+            for task in Path(f"/proc/{pid}/task").iterdir()
+            for child in (task / "children").read_text().split()
+        ]
+    except FileNotFoundError:  # it exited between two reads
+        return 0.0
+    own = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return own + sum(_cpu_seconds(child) for child in children)
 
 
 def main() -> None:

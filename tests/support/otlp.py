@@ -44,6 +44,9 @@ class ReceivedSpan:
     end_ns: int
     error: bool
     attributes: dict[str, Any] = field(default_factory=dict)
+    status_message: str = ""
+    events: tuple[tuple[str, dict[str, Any]], ...] = ()  # (name, attributes) each
+    tracestate: str = ""
 
 
 class OtlpReceiver:
@@ -121,6 +124,11 @@ class OtlpReceiver:
                             end_ns=span.end_time_unix_nano,
                             error=span.status.code == 2,  # STATUS_CODE_ERROR
                             attributes=_attributes(span.attributes),
+                            status_message=span.status.message,
+                            events=tuple(
+                                (event.name, _attributes(event.attributes)) for event in span.events
+                            ),
+                            tracestate=span.trace_state,
                         )
                     )
         with self._lock:

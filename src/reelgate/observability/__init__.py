@@ -5,6 +5,8 @@
     store_gauges   StoreCollector: queue, workers and outbox read from the store at scrape time
     logs           log_context, JsonFormatter, configure_logging (REELGATE_LOG_FORMAT)
     tracing        configure_tracing, span, carrier (OpenTelemetry, the `otel` extra, OTEL_*)
+    spans          FinishedSpan: what the recorder hands its sink
+    span_export    ExportProcess: batches spans to a child process running the SDK's exporter
 
 It sits below the API, the workers and the notifier, which report to it, and knows nothing of
 them: the store's numbers reach it as a `StoreSnapshot` built by the composition root.

@@ -3,63 +3,89 @@ engine run, encode and upload, and each webhook delivery, in one trace across pr
 
 Tracing is on only when the `otel` extra is installed and the standard variables name an
 exporter (`OTEL_EXPORTER_OTLP_ENDPOINT`, `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT` or
-`OTEL_TRACES_EXPORTER`). Otherwise `configure_tracing` leaves it off, opentelemetry is never
-imported, and every call here returns a shared do-nothing span: a few attribute lookups.
+`OTEL_TRACES_EXPORTER`). Otherwise `configure_tracing` leaves it off and every call here returns
+a shared do-nothing span: a few attribute lookups.
+
+Spans are recorded here and exported elsewhere. A span is a small object with W3C ids, made
+current through a context variable; when it ends, if sampled, it becomes a `FinishedSpan` tuple
+handed to a `SpanSink`. The sink `configure_tracing` installs (`span_export.ExportProcess`)
+batches them to a child process that runs the OpenTelemetry SDK's OTLP exporter. The SDK's own
+span objects, and above all its pure-Python protobuf encoding on a thread of the server, cost a
+request a good part of its time; here the request pays a few microseconds per span and the
+encoding runs on another core. The sampler follows `OTEL_TRACES_SAMPLER` and
+`OTEL_TRACES_SAMPLER_ARG` as the specification defines them.
 
 The create stores its span's W3C `traceparent` with the task (`Task.trace_context`); the worker
 and the notifier start their spans as children of it, so a worker process on another machine,
 hours later, still joins the trace that made the task.
 
-The provider is kept here rather than installed as OpenTelemetry's global one on purpose:
-FastAPI traces every request by itself once a global provider exists (several spans per
-request, beside ours), and a test process that configured tracing once could not undo it.
+Nothing here installs a global OpenTelemetry provider: FastAPI traces every request by itself
+once one exists (several spans per request, beside ours).
 """
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import logging
 import os
+import random
+import re
 import time
-from collections.abc import Mapping
+import traceback
+from collections.abc import Callable, Mapping
 from contextlib import AbstractContextManager
-from enum import StrEnum
+from contextvars import ContextVar, Token
 from types import TracebackType
-from typing import TYPE_CHECKING, Protocol
+from typing import NamedTuple, Protocol
 
-if TYPE_CHECKING:
-    from contextvars import Token
+from reelgate.observability.spans import (
+    Attributes,
+    AttributeValue,
+    FinishedSpan,
+    SpanEvent,
+    SpanKind,
+    SpanSink,
+)
 
-    from opentelemetry.context import Context
-    from opentelemetry.sdk.trace import TracerProvider
-    from opentelemetry.trace import Span as OtelSpan
-    from opentelemetry.trace import Status, Tracer
+__all__ = [
+    "NO_SPAN",
+    "AttributeValue",
+    "Attributes",
+    "Carrier",
+    "FinishedSpan",
+    "Span",
+    "SpanEvent",
+    "SpanKind",
+    "SpanSink",
+    "carrier",
+    "configure_tracing",
+    "current",
+    "enable",
+    "enabled",
+    "record",
+    "shutdown_tracing",
+    "span",
+]
 
 log = logging.getLogger(__name__)
 
 Carrier = dict[str, str]  # {"traceparent": "00-<trace id>-<span id>-<flags>"[, "tracestate"]}
-AttributeValue = str | bool | int | float
-Attributes = Mapping[str, AttributeValue]
 
 EXPORTER_VARIABLES = (
     "OTEL_EXPORTER_OTLP_ENDPOINT",
     "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
     "OTEL_TRACES_EXPORTER",
 )
-SCOPE = "reelgate"
-
-
-class SpanKind(StrEnum):
-    INTERNAL = "internal"
-    SERVER = "server"  # the HTTP request
-    CLIENT = "client"  # a webhook delivery
+# W3C trace context, version 00 (a later version may append fields after the flags).
+TRACEPARENT = re.compile(r"([0-9a-f]{2})-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})(-.*)?")
+SAMPLED = 0x01
 
 
 class Span(Protocol):
     def set_attribute(self, key: str, value: AttributeValue) -> None: ...
 
-    def set_attributes(self, attributes: Attributes) -> None:
-        """Several at once: one lock taken on the live span rather than one per attribute."""
+    def set_attributes(self, attributes: Attributes) -> None: ...
 
     def update_name(self, name: str) -> None: ...
 
@@ -99,71 +125,66 @@ class _NoSpan:
 NO_SPAN = _NoSpan()
 
 
-class _Tracing:
-    """The live half, built only once opentelemetry is known to be importable."""
+class _Parent(NamedTuple):
+    trace_id: int
+    span_id: int
+    sampled: bool
+    remote: bool
+    tracestate: str
 
-    def __init__(self, provider: TracerProvider) -> None:
-        from opentelemetry import context, trace
-        from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
-        self.provider = provider
-        self.attach = context.attach
-        self.detach = context.detach
-        self.in_context = trace.set_span_in_context
-        self.error = trace.StatusCode.ERROR
-        self._status = trace.Status
-        self._current = trace.get_current_span
-        self._tracer: Tracer = provider.get_tracer(SCOPE)
-        self._propagator = TraceContextTextMapPropagator()
-        self._kinds = {
-            SpanKind.INTERNAL: trace.SpanKind.INTERNAL,
-            SpanKind.SERVER: trace.SpanKind.SERVER,
-            SpanKind.CLIENT: trace.SpanKind.CLIENT,
-        }
-
-    def span(
-        self,
-        name: str,
-        parent: Mapping[str, str] | None,
-        kind: SpanKind,
-        attributes: Attributes | None,
-        start_ns: int | None,
-    ) -> _LiveSpan:
-        span = self._tracer.start_span(
-            name,
-            context=self._propagator.extract(parent) if parent else None,
-            kind=self._kinds[kind],
-            attributes=attributes,
-            start_time=start_ns,
-        )
-        return _LiveSpan(span, self)
-
-    def current(self) -> Span:
-        return _LiveSpan(self._current(), self)
-
-    def carrier(self) -> Carrier | None:
-        carrier: Carrier = {}
-        self._propagator.inject(carrier)
-        return carrier or None
-
-    def status(self, description: str) -> Status:
-        return self._status(self.error, description)
+# A sampler decides a new span from its parent (None for a trace's root) and its trace id.
+Sampler = Callable[[_Parent | None, int], bool]
 
 
 class _LiveSpan:
-    """A span, current between `__enter__` and `__exit__` and ended at `__exit__`. (The SDK's
-    own `start_as_current_span` does the same through three nested generators: this costs
-    less per request.)"""
+    """A span, current between `__enter__` and `__exit__` and ended at `__exit__`. An unsampled
+    one records nothing but still carries its context, so that its children and the traceparent
+    it hands on say "not sampled" too."""
 
-    __slots__ = ("_owner", "_span", "_token")
+    __slots__ = (
+        "_recorder",
+        "_token",
+        "attributes",
+        "error",
+        "events",
+        "kind",
+        "name",
+        "parent",
+        "sampled",
+        "span_id",
+        "start_ns",
+        "trace_id",
+        "tracestate",
+    )
 
-    def __init__(self, span: OtelSpan, owner: _Tracing) -> None:
-        self._span = span
-        self._owner = owner
-        self._token: Token[Context] | None = None
+    def __init__(
+        self,
+        recorder: _Recorder,
+        name: str,
+        kind: SpanKind,
+        parent: _Parent | None,
+        trace_id: int,
+        sampled: bool,
+        attributes: Attributes | None,
+        start_ns: int,
+    ) -> None:
+        self._recorder = recorder
+        self._token: Token[_LiveSpan | None] | None = None
+        self.name = name
+        self.kind = kind
+        self.parent = parent
+        self.trace_id = trace_id
+        self.span_id = _new_id(64)
+        self.sampled = sampled
+        self.tracestate = parent.tracestate if parent else ""
+        self.attributes: dict[str, AttributeValue] = dict(attributes) if attributes else {}
+        self.error: str | None = None
+        self.events: tuple[SpanEvent, ...] = ()
+        self.start_ns = start_ns
 
     def __enter__(self) -> _LiveSpan:
-        self._token = self._owner.attach(self._owner.in_context(self._span))
+        self._token = _current.set(self)
         return self
 
     def __exit__(
@@ -173,26 +194,169 @@ class _LiveSpan:
         trace: TracebackType | None,
     ) -> None:
         if kind is not None and error is not None:
-            self._span.record_exception(error)
-            self._span.set_status(self._owner.status(f"{kind.__name__}: {error}"))
+            self._record_exception(kind, error, trace)
         if self._token is not None:
-            self._owner.detach(self._token)
-        self._span.end()
+            # A span left in another context than it entered has nothing to undo here.
+            with contextlib.suppress(ValueError):
+                _current.reset(self._token)
+            self._token = None
+        self.end()
+
+    def end(self, end_ns: int | None = None) -> None:
+        if not self.sampled:
+            return
+        parent = self.parent
+        self._recorder.sink.add(
+            FinishedSpan(
+                self.trace_id,
+                self.span_id,
+                parent.span_id if parent else 0,
+                parent.remote if parent else False,
+                self.name,
+                self.kind,
+                self.start_ns,
+                end_ns or time.time_ns(),
+                self.attributes,
+                self.error,
+                self.events,
+                self.tracestate,
+            )
+        )
 
     def set_attribute(self, key: str, value: AttributeValue) -> None:
-        self._span.set_attribute(key, value)
+        self.attributes[key] = value
 
     def set_attributes(self, attributes: Attributes) -> None:
-        self._span.set_attributes(attributes)
+        self.attributes.update(attributes)
 
     def update_name(self, name: str) -> None:
-        self._span.update_name(name)
+        self.name = name
 
     def fail(self, description: str) -> None:
-        self._span.set_status(self._owner.status(description))
+        self.error = description
+
+    def context(self) -> _Parent:
+        """This span as the parent of a span started inside it."""
+        return _Parent(self.trace_id, self.span_id, self.sampled, False, self.tracestate)
+
+    def traceparent(self) -> str:
+        flags = SAMPLED if self.sampled else 0
+        return f"00-{self.trace_id:032x}-{self.span_id:016x}-{flags:02x}"
+
+    def _record_exception(
+        self, kind: type[BaseException], error: BaseException, trace: TracebackType | None
+    ) -> None:
+        self.error = f"{kind.__name__}: {error}"
+        if not self.sampled:
+            return
+        name = kind.__qualname__
+        module = kind.__module__
+        event = SpanEvent(
+            "exception",
+            time.time_ns(),
+            {
+                "exception.type": name if module == "builtins" else f"{module}.{name}",
+                "exception.message": str(error),
+                "exception.stacktrace": "".join(traceback.format_exception(kind, error, trace)),
+                "exception.escaped": False,
+            },
+        )
+        self.events = (*self.events, event)
 
 
-_tracing: _Tracing | None = None
+_current: ContextVar[_LiveSpan | None] = ContextVar("reelgate_span", default=None)
+
+
+class _Recorder:
+    def __init__(self, sink: SpanSink, sampler: Sampler) -> None:
+        self.sink = sink
+        self.sampler = sampler
+
+    def span(
+        self,
+        name: str,
+        carrier: Mapping[str, str] | None,
+        kind: SpanKind,
+        attributes: Attributes | None,
+        start_ns: int | None,
+    ) -> _LiveSpan:
+        parent: _Parent | None
+        if carrier:
+            parent = parse_carrier(carrier)
+        else:
+            current = _current.get()
+            parent = current.context() if current is not None else None
+        trace_id = parent.trace_id if parent else _new_id(128)
+        sampled = self.sampler(parent, trace_id)
+        return _LiveSpan(
+            self, name, kind, parent, trace_id, sampled, attributes, start_ns or time.time_ns()
+        )
+
+
+_recorder: _Recorder | None = None
+
+
+def _new_id(bits: int) -> int:
+    """A random trace (128 bits) or span (64 bits) id; zero is not a valid one."""
+    while True:
+        found = random.getrandbits(bits)
+        if found:
+            return found
+
+
+def parse_carrier(carrier: Mapping[str, str]) -> _Parent | None:
+    """The remote parent a W3C `traceparent` (and `tracestate`) names; None if it is absent or
+    malformed, which makes the new span a trace's root, as the specification asks."""
+    match = TRACEPARENT.fullmatch(carrier.get("traceparent", "").strip())
+    if match is None:
+        return None
+    version, trace, span, flags, rest = match.groups()
+    if version == "ff" or (version == "00" and rest is not None):
+        return None
+    trace_id, span_id = int(trace, 16), int(span, 16)
+    if not trace_id or not span_id:
+        return None
+    tracestate = carrier.get("tracestate", "").strip()
+    return _Parent(trace_id, span_id, bool(int(flags, 16) & SAMPLED), True, tracestate)
+
+
+def sampler_from(environ: Mapping[str, str] = os.environ) -> Sampler:
+    """The sampler `OTEL_TRACES_SAMPLER` names (default `parentbased_always_on`), with its ratio
+    from `OTEL_TRACES_SAMPLER_ARG` for the `traceidratio` ones (default 1.0)."""
+    name = environ.get("OTEL_TRACES_SAMPLER", "").strip().lower() or "parentbased_always_on"
+    known = {"always_on", "always_off", "traceidratio"}
+    base = name.removeprefix("parentbased_")
+    if base not in known:
+        log.warning("tracing: OTEL_TRACES_SAMPLER=%s is unknown; using parentbased_always_on", name)
+        name, base = "parentbased_always_on", "always_on"
+    root: Callable[[int], bool]
+    if base == "always_on":
+        root = _always(True)
+    elif base == "always_off":
+        root = _always(False)
+    else:
+        root = _ratio(environ.get("OTEL_TRACES_SAMPLER_ARG", ""))
+    if not name.startswith("parentbased_"):
+        return lambda parent, trace_id: root(trace_id)
+    return lambda parent, trace_id: parent.sampled if parent is not None else root(trace_id)
+
+
+def _always(decision: bool) -> Callable[[int], bool]:
+    return lambda trace_id: decision
+
+
+def _ratio(argument: str) -> Callable[[int], bool]:
+    """The trace id ratio sampler: the lower 64 bits of the trace id below ratio × 2**64, so
+    every process that sees a trace makes the same decision."""
+    try:
+        ratio = float(argument) if argument.strip() else 1.0
+    except ValueError:
+        ratio = -1.0
+    if not 0.0 <= ratio <= 1.0:
+        log.warning("tracing: OTEL_TRACES_SAMPLER_ARG=%r is not in [0, 1]; using 1.0", argument)
+        ratio = 1.0
+    bound = round(ratio * (1 << 64))
+    return lambda trace_id: (trace_id & 0xFFFFFFFFFFFFFFFF) < bound
 
 
 def wanted(environ: Mapping[str, str] = os.environ) -> bool:
@@ -217,39 +381,39 @@ def configure_tracing(service_name: str) -> bool:
     """Turn tracing on for this process if the extra is installed and the environment names
     an exporter; returns whether it is on. `service_name` applies unless OTEL_SERVICE_NAME
     (or `service.name` in OTEL_RESOURCE_ATTRIBUTES) names the service."""
-    global _tracing
     environ = os.environ
-    if _tracing is not None or not wanted(environ):
-        return _tracing is not None
+    if _recorder is not None or not wanted(environ):
+        return _recorder is not None
     if not installed():
         log.warning(
             "tracing: OTEL_* variables are set but the otel extra is not installed "
             "(pip install 'reelgate[otel]'); tracing stays off"
         )
         return False
-    enable(_provider(service_name, environ))
-    log.info("tracing: spans exported (%s)", _exporter_name(environ))
+    from reelgate.observability.span_export import ExportProcess, exporter_name
+
+    enable(ExportProcess(service_name, environ), sampler_from(environ))
+    log.info("tracing: spans exported (%s)", exporter_name(environ))
     return True
 
 
-def enable(provider: TracerProvider) -> None:
-    """Trace with `provider` (an SDK provider with its processors and exporters already added):
-    what `configure_tracing` does with the one the environment describes, and what tests do
-    with an in-memory exporter. `shutdown_tracing` undoes it."""
-    global _tracing
-    _tracing = _Tracing(provider)
+def enable(sink: SpanSink, sampler: Sampler | None = None) -> None:
+    """Trace into `sink`, sampled by `sampler` (default: every trace): what `configure_tracing`
+    does with an exporter process, and what tests do with a list. `shutdown_tracing` undoes it."""
+    global _recorder
+    _recorder = _Recorder(sink, sampler or sampler_from({}))
 
 
 def shutdown_tracing() -> None:
-    """Export the spans still queued and stop; tracing is off afterwards."""
-    global _tracing
-    if _tracing is not None:
-        tracing, _tracing = _tracing, None
-        tracing.provider.shutdown()
+    """Export the spans still held and stop; tracing is off afterwards."""
+    global _recorder
+    if _recorder is not None:
+        recorder, _recorder = _recorder, None
+        recorder.sink.shutdown()
 
 
 def enabled() -> bool:
-    return _tracing is not None
+    return _recorder is not None
 
 
 def span(
@@ -264,66 +428,38 @@ def span(
     carrier from `carrier()`, e.g. a task's `trace_context`) or else the current span; a
     `parent` of None outside any span starts a new trace. `start_ns` (`time.time_ns()`) backdates
     its start. An exception leaving the block is recorded and marks the span an error."""
-    if _tracing is None:
+    if _recorder is None:
         return NO_SPAN
-    return _tracing.span(name, parent, kind, attributes, start_ns)
+    return _recorder.span(name, parent, kind, attributes, start_ns)
 
 
 def record(name: str, start_ns: int, attributes: Attributes | None = None) -> None:
     """A span from `start_ns` to now, a child of the current span: for a stage whose end is
     known only once it is over (the claim, the encoder that ran beside the engine)."""
-    if _tracing is not None:
-        _tracing.span(name, None, SpanKind.INTERNAL, attributes, start_ns)._span.end()
+    if _recorder is not None:
+        _recorder.span(name, None, SpanKind.INTERNAL, attributes, start_ns).end()
 
 
 def current() -> Span:
     """The current span (a do-nothing one outside any span, or while tracing is off)."""
-    if _tracing is None:
+    if _recorder is None:
         return NO_SPAN
-    return _tracing.current()
+    return _current.get() or NO_SPAN
 
 
 def carrier() -> Carrier | None:
     """The current span's context as W3C trace context headers; None when there is none."""
-    if _tracing is None:
+    if _recorder is None:
         return None
-    return _tracing.carrier()
+    live = _current.get()
+    if live is None:
+        return None
+    found = {"traceparent": live.traceparent()}
+    if live.tracestate:
+        found["tracestate"] = live.tracestate
+    return found
 
 
 def now_ns() -> int:
     """A span start time (`record`, `span(start_ns=…)`)."""
     return time.time_ns()
-
-
-def _exporter_name(environ: Mapping[str, str]) -> str:
-    return environ.get("OTEL_TRACES_EXPORTER", "").strip().lower() or "otlp"
-
-
-def _provider(service_name: str, environ: Mapping[str, str]) -> TracerProvider:
-    """An SDK provider configured by the standard variables: the resource (OTEL_SERVICE_NAME,
-    OTEL_RESOURCE_ATTRIBUTES), the sampler (OTEL_TRACES_SAMPLER), the batch processor
-    (OTEL_BSP_*) and the OTLP/HTTP exporter (OTEL_EXPORTER_OTLP_*), all read by the SDK."""
-    from opentelemetry.sdk.resources import SERVICE_NAME, Resource
-    from opentelemetry.sdk.trace import TracerProvider
-    from opentelemetry.sdk.trace.export import (
-        BatchSpanProcessor,
-        ConsoleSpanExporter,
-        SpanExporter,
-    )
-
-    resource = Resource.create()
-    if str(resource.attributes.get(SERVICE_NAME, "")).startswith("unknown_service"):
-        resource = resource.merge(Resource({SERVICE_NAME: service_name}))
-    exporter: SpanExporter
-    name = _exporter_name(environ)
-    if name == "console":
-        exporter = ConsoleSpanExporter()
-    else:
-        if name != "otlp":
-            log.warning("tracing: OTEL_TRACES_EXPORTER=%s is not supported; using otlp", name)
-        from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
-
-        exporter = OTLPSpanExporter()
-    provider = TracerProvider(resource=resource)
-    provider.add_span_processor(BatchSpanProcessor(exporter))
-    return provider
