@@ -18,6 +18,7 @@ all its threads, and its span exporter process's, from /proc): on a machine shar
 work, req/s swings with their load, while CPU per request hardly does.
 
     .venv/bin/python bench/bench_observed.py [--duration 10] [--connections 32] [--rounds 2]
+        [--configs off,on,traced]
 """
 
 from __future__ import annotations
@@ -149,10 +150,19 @@ def main() -> None:
     parser.add_argument("--duration", type=int, default=10)
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument(
+        "--configs",
+        default=",".join(CONFIGS),
+        help="which to measure, comma-separated (off is always measured: the ratios need it)",
+    )
     args = parser.parse_args()
+    configs = ["off", *(c for c in args.configs.split(",") if c != "off")]
+    unknown = set(configs) - set(CONFIGS)
+    if unknown:
+        parser.error(f"unknown configs: {', '.join(sorted(unknown))}")
     runs: dict[tuple[str, str], list[dict[str, float]]] = {}
     for _ in range(args.rounds):
-        for config in CONFIGS:
+        for config in configs:
             for endpoint, result in measure(config, args.duration, args.connections).items():
                 runs.setdefault((config, endpoint), []).append(result)
 
@@ -167,7 +177,7 @@ def main() -> None:
     )
     for endpoint in ("create", "feed"):
         means, cpu = {}, {}
-        for config in CONFIGS:
+        for config in configs:
             results = runs[(config, endpoint)]
             each = " ".join(f"{r['rps']:.0f}" for r in results)
             means[config] = statistics.mean(r["rps"] for r in results)
@@ -179,7 +189,7 @@ def main() -> None:
                 f"{endpoint:8} {config:6} {each:>28} {means[config]:7.0f} {p99:8.1f} "
                 f"{cpu[config]:10.3f}"
             )
-        for config in ("on", "traced"):
+        for config in configs[1:]:
             print(
                 f"{endpoint:8} {config}/off: req/s {means[config] / means['off']:.3f}, "
                 f"CPU per request {cpu[config] / cpu['off']:.3f}"
