@@ -151,11 +151,15 @@ def _close(child: subprocess.Popen[bytes], seconds: float) -> None:
 
 
 def read_batch(source: IO[bytes]) -> Sequence[FinishedSpan] | None:
-    """The next batch from the parent; None once its end of the pipe is closed."""
+    """The next batch from the parent; None once its end of the pipe is closed (a batch cut
+    short by the parent's death is not one)."""
     header = source.read(HEADER_BYTES)
     if len(header) < HEADER_BYTES:
         return None
-    frame = source.read(int.from_bytes(header, "big"))
+    size = int.from_bytes(header, "big")
+    frame = source.read(size)
+    if len(frame) < size:
+        return None
     rows: list[tuple[object, ...]] = pickle.loads(frame)  # noqa: S301 - our parent's, a pipe
     return [FinishedSpan._make(row) for row in rows]
 

@@ -3,7 +3,9 @@ posting to a loopback collector. The process that made the spans never imports t
 
 from __future__ import annotations
 
+import io
 import os
+import pickle
 import subprocess
 import sys
 import textwrap
@@ -11,7 +13,7 @@ import time
 from pathlib import Path
 
 from reelgate.observability import tracing
-from reelgate.observability.span_export import ExportProcess
+from reelgate.observability.span_export import ExportProcess, read_batch
 from tests.support.otlp import OtlpReceiver
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -176,3 +178,12 @@ def test_the_traced_process_never_imports_the_sdk() -> None:
         assert "loaded: []" in done.stdout, done.stdout
         [span] = collector.spans  # exported by the child before shutdown returned
     assert (span.service, span.name) == ("reelgate", "task.create")
+
+
+def test_a_batch_cut_short_ends_the_input_rather_than_failing() -> None:
+    batch = pickle.dumps([tuple(_span("whole"))])
+    whole = len(batch).to_bytes(4, "big") + batch
+    assert [span.name for span in read_batch(io.BytesIO(whole)) or []] == ["whole"]
+    assert read_batch(io.BytesIO(whole[:-3])) is None  # the parent died mid-write
+    assert read_batch(io.BytesIO(whole[:2])) is None
+    assert read_batch(io.BytesIO(b"")) is None
