@@ -17,6 +17,7 @@ import httpx
 from reelgate.media.probe import probe
 from tests.support.receiver import Received, Receiver
 from tests.support.server import ServerProcess, seed_body
+from tests.support.waiting import wait_until
 
 T = TypeVar("T")
 
@@ -57,20 +58,6 @@ def feed(client: httpx.Client, task_id: str) -> dict[str, Any]:
     assert response.status_code == 200, response.text
     data: dict[str, Any] = response.json()["data"]
     return data
-
-
-def wait_until(
-    probe_fn: Callable[[], T | None], timeout: float, interval: float = 0.05, what: str = ""
-) -> T:
-    """Call `probe_fn` until it returns something truthy; fail after `timeout` seconds."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = probe_fn()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what or probe_fn}")
-        time.sleep(interval)
 
 
 def db_path(data_dir: Path) -> Path:

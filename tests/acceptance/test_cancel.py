@@ -22,11 +22,11 @@ from tests.acceptance.helpers import (
     task_row,
     use_webhook_secret,
     verified_payloads,
-    wait_until,
     work_dir,
 )
 from tests.support.receiver import Receiver
 from tests.support.server import ServerProcess
+from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.slow
 

@@ -30,11 +30,11 @@ from tests.acceptance.helpers import (
     small_body,
     use_webhook_secret,
     verified_payloads,
-    wait_until,
     work_dir,
     worker_pid,
 )
 from tests.support.receiver import Receiver
+from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.slow
 

@@ -25,9 +25,9 @@ from tests.acceptance.helpers import (
     small_body,
     use_webhook_secret,
     verified_payloads,
-    wait_until,
 )
 from tests.support.receiver import Receiver
+from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.slow
 

@@ -52,12 +52,12 @@ from tests.acceptance.helpers import (
     signal_name,
     small_body,
     verified_payloads,
-    wait_until,
     worker_pid,
 )
 from tests.support.postgres import fresh_schema
 from tests.support.receiver import Receiver
 from tests.support.server import API_KEY, OTHER_KEY, ServerProcess, WorkerProcess
+from tests.support.waiting import wait_until
 
 if TYPE_CHECKING:
     from types_boto3_s3 import S3Client

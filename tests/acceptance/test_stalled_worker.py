@@ -24,10 +24,10 @@ from tests.acceptance.helpers import (
     task_row,
     use_webhook_secret,
     verified_payloads,
-    wait_until,
     worker_pid,
 )
 from tests.support.receiver import Receiver
+from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.slow
 

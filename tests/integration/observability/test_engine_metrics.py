@@ -9,7 +9,7 @@ from __future__ import annotations
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -28,6 +28,7 @@ from tests.integration.upstream.helpers import KEY_ENV, tiny_mp4, upstream_entry
 from tests.integration.upstream.standin import KEY, Answer, Script, StandIn
 from tests.support.receiver import Receiver
 from tests.support.server import ServerProcess, seed_body, wait_for_feed
+from tests.support.waiting import wait_until
 
 OWNER = "key_alice"
 FINISH_SECONDS = 60.0
@@ -55,14 +56,6 @@ def _queue(store: MemoryStore, model: str, **spec: object) -> Task:
         created_at=time.time(),
     )
     return store.tasks.create(new)
-
-
-def _wait_until(what: str, condition: Callable[[], bool], timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out waiting for {what}")
-        time.sleep(0.02)
 
 
 def _value(metrics: Metrics, name: str, **labels: str) -> float:
@@ -116,7 +109,7 @@ def _run_jobs(tmp_path: Path, standin: StandIn, upstream_model: str, count: int)
         def all_ended() -> bool:
             return all(store.tasks.get(i, OWNER).status.terminal for i in ids)  # type: ignore[union-attr]
 
-        _wait_until("every task to end", all_ended, FINISH_SECONDS)
+        wait_until(all_ended, FINISH_SECONDS, interval=0.02, what="every task to end")
     finally:
         runner.stop(grace_seconds=0.0)
     return metrics

@@ -9,12 +9,12 @@ import pickle
 import subprocess
 import sys
 import textwrap
-import time
 from pathlib import Path
 
 from reelgate.observability import tracing
 from reelgate.observability.span_export import ExportProcess, read_batch
 from tests.support.otlp import OtlpReceiver
+from tests.support.waiting import wait_until
 
 ROOT = Path(__file__).resolve().parents[3]
 CLIENT_TRACE = "0af7651916cd43dd8448eb211c80319c"
@@ -131,10 +131,9 @@ def test_a_batch_leaves_when_it_is_full_and_a_dead_exporter_is_replaced() -> Non
             child.wait()
             export.add(_span("lost", span_id=3))
             export.add(_span("lost too", span_id=4))  # written to a dead child: dropped
-            deadline = time.monotonic() + EXPORT_SECONDS
-            while export.dropped < 2:
-                assert time.monotonic() < deadline, "the batch for the dead child was not sent"
-                time.sleep(0.01)
+            wait_until(
+                lambda: export.dropped == 2, EXPORT_SECONDS, what="the batch for the dead child"
+            )
             export.add(_span("after", span_id=5))
             export.add(_span("after too", span_id=6))  # a new child takes this batch
             collector.wait_for(lambda spans: len(spans) == 4, EXPORT_SECONDS)

@@ -9,8 +9,7 @@ import json
 import sqlite3
 import subprocess
 import sys
-import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from contextlib import closing
 from pathlib import Path
 from typing import Any, TypeVar
@@ -120,20 +119,6 @@ def upstream_ref(data_dir: Path, task_id: str) -> dict[str, str] | None:
     """The gateway's durable record of where it submitted the task, once it has one."""
     raw = task_row(data_dir, task_id)["upstream_ref"]
     return None if raw is None else dict(json.loads(raw))
-
-
-def wait_until(
-    check: Callable[[], T | None], what: str, timeout: float = 60.0, interval: float = 0.1
-) -> T:
-    """`check()`'s first truthy value; AssertionError naming `what` if none came in time."""
-    deadline = time.monotonic() + timeout
-    last: T | None = None
-    while time.monotonic() < deadline:
-        last = check()
-        if last:
-            return last
-        time.sleep(interval)
-    raise AssertionError(f"not seen within {timeout:g}s: {what} (last: {last!r})")
 
 
 def sha256(data: bytes) -> str:

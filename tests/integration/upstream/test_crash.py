@@ -23,11 +23,11 @@ from tests.integration.upstream.helpers import (
     query,
     sha256,
     upstream_entry,
-    wait_until,
 )
 from tests.integration.upstream.standin import StandIn
 from tests.support.receiver import Receiver
 from tests.support.server import OTHER_KEY, ServerProcess, WorkerProcess, seed_body
+from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.slow
 
@@ -53,8 +53,9 @@ def test_a_killed_worker_is_replaced_and_nothing_is_submitted_twice(
                 len(_rows(api.data_dir, "upstream_ref IS NOT NULL")) == TASKS
                 and moderator.creates("held") == TASKS
             ),
-            f"all {TASKS} jobs submitted, recorded, and running upstream",
-            timeout=60,
+            60,
+            interval=0.1,
+            what=f"all {TASKS} jobs submitted, recorded, and running upstream",
         )
         assert worker.proc is not None
         worker.proc.send_signal(signal.SIGKILL)
@@ -64,16 +65,18 @@ def test_a_killed_worker_is_replaced_and_nothing_is_submitted_twice(
         worker = WorkerProcess(api.data_dir, api.env).start()
         wait_until(
             lambda: len(_rows(api.data_dir, "status = 'running' AND attempt = 2")) == TASKS,
-            "every task claimed again by the new worker",
-            timeout=60,
+            60,
+            interval=0.1,
+            what="every task claimed again by the new worker",
         )
         moderator.release.set()
         finished = wait_until(
             lambda: (
                 rows if len(rows := _rows(api.data_dir, "status = 'succeeded'")) == TASKS else None
             ),
-            "every task to succeed",
-            timeout=60,
+            60,
+            interval=0.1,
+            what="every task to succeed",
         )
         hooks = receiver.wait_for(TASKS, timeout=30)
     finally:

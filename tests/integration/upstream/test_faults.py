@@ -19,10 +19,10 @@ from tests.integration.upstream.helpers import (
     task_row,
     upstream_entry,
     upstream_ref,
-    wait_until,
 )
 from tests.integration.upstream.standin import KEY, Answer, Job, Output, Script, StandIn
 from tests.support.server import ServerProcess, free_port
+from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.slow
 
@@ -125,7 +125,7 @@ def _finish(server: ServerProcess, task_id: str, timeout: float = 30) -> dict[st
         task = _task(server, task_id)
         return task if task["status"] in ("SUCCEEDED", "FAILED") else None
 
-    return wait_until(finished, f"task {task_id} to finish", timeout=timeout)
+    return wait_until(finished, timeout, interval=0.1, what=f"task {task_id} to finish")
 
 
 def _run(server: ServerProcess, model: str, timeout: float = 30) -> dict[str, Any]:
@@ -247,7 +247,12 @@ def test_an_output_link_elsewhere_is_fetched_without_the_key(
 
 def test_an_upstream_throttled_job_shows_throttled(gw: ServerProcess) -> None:
     task_id = _create(gw, "throttled")
-    wait_until(lambda: _task(gw, task_id)["status"] == "THROTTLED", "THROTTLED at the gateway")
+    wait_until(
+        lambda: _task(gw, task_id)["status"] == "THROTTLED",
+        60,
+        interval=0.1,
+        what="THROTTLED at the gateway",
+    )
     THROTTLE.set()
     assert _finish(gw, task_id)["status"] == "SUCCEEDED"
 
@@ -259,7 +264,9 @@ def test_jobs_beyond_the_cap_wait_in_our_queue(gw: ServerProcess, standin: Stand
         jobs = standin.jobs_of("capped")
         return jobs if len(jobs) == CAP and all(j.polls >= 5 for j in jobs) else None
 
-    held = wait_until(held_a_while, f"{CAP} jobs held upstream and polled a while")
+    held = wait_until(
+        held_a_while, 60, interval=0.1, what=f"{CAP} jobs held upstream and polled a while"
+    )
     statuses = sorted(_task(gw, i)["status"] for i in ids)
     assert statuses == ["PENDING"] * 3 + ["RUNNING"] * CAP
     assert len(standin.jobs_of("capped")) == len(held)
@@ -274,4 +281,9 @@ def test_an_endpoint_that_refuses_connections_is_skipped(
     ids = [_create(gw, "half-down") for _ in range(4)]
     assert all(_finish(gw, i)["status"] == "SUCCEEDED" for i in ids)
     assert {(upstream_ref(gw.data_dir, i) or {}).get("endpoint") for i in ids} == {standin.url}
-    wait_until(lambda: "refused a connection; skipped for 30s" in gw.logs(), "the cool-down log")
+    wait_until(
+        lambda: "refused a connection; skipped for 30s" in gw.logs(),
+        60,
+        interval=0.1,
+        what="the cool-down log",
+    )

@@ -21,10 +21,10 @@ from tests.integration.upstream.helpers import (
     gateway,
     query,
     upstream_entry,
-    wait_until,
 )
 from tests.integration.upstream.standin import KEY, Script, StandIn
 from tests.support.server import ServerProcess, WorkerProcess
+from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.slow
 
@@ -97,15 +97,15 @@ def test_five_hundred_waiting_tasks_on_a_few_threads(tmp_path: Path, standin: St
                     standin.creates("many") == TASKS
                     and len(_rows(api.data_dir, "upstream_ref IS NOT NULL")) == TASKS
                 ),
-                f"{TASKS} jobs submitted and recorded",
-                timeout=300,
+                300,
                 interval=0.5,
+                what=f"{TASKS} jobs submitted and recorded",
             )
             wait_until(
                 lambda: all(j.polls >= 2 for j in standin.jobs_of("many")),
-                "every job polled a few times",
-                timeout=60,
+                60,
                 interval=0.5,
+                what="every job polled a few times",
             )
         assert holding.samples > 20
         assert holding.most <= MAX_THREADS, f"{holding.most} threads holding {TASKS} tasks"
@@ -120,16 +120,16 @@ def test_five_hundred_waiting_tasks_on_a_few_threads(tmp_path: Path, standin: St
         worker = WorkerProcess(api.data_dir, api.env).start()
         wait_until(
             lambda: len(_rows(api.data_dir, "status = 'running'")) == TASKS,
-            "every task taken over by the next worker",
-            timeout=300,
+            300,
             interval=0.5,
+            what="every task taken over by the next worker",
         )
         standin.release.set()
         wait_until(
             lambda: len(_rows(api.data_dir, "status = 'succeeded'")) == TASKS,
-            f"all {TASKS} tasks to succeed",
-            timeout=300,
+            300,
             interval=0.5,
+            what=f"all {TASKS} tasks to succeed",
         )
     finally:
         worker.stop()

@@ -35,11 +35,11 @@ from tests.integration.upstream.helpers import (
     task_row,
     upstream_entry,
     upstream_ref,
-    wait_until,
     write_models,
 )
 from tests.support.receiver import Receiver
 from tests.support.server import API_KEY, OTHER_KEY, ServerProcess, free_port, seed_body
+from tests.support.waiting import wait_until
 
 pytestmark = [
     pytest.mark.slow,
@@ -299,7 +299,7 @@ def _finish(client: Dialect, task_id: str, timeout: float = 90) -> list[Seen]:
         readings.append(client.read(task_id))
         return readings[-1].status in TERMINAL
 
-    wait_until(terminal, f"task {task_id} to finish", timeout=timeout, interval=0.05)
+    wait_until(terminal, timeout, interval=0.05, what=f"task {task_id} to finish")
     return readings
 
 
@@ -370,18 +370,27 @@ def test_a_cancel_on_the_gateway_cancels_the_upstream_job(
     # The upstream relays this model to a stand-in that holds it RUNNING until it is cancelled:
     # however fast the machine, the cancel reaches a job that is still running.
     task_id = client.create(f"{protocol}-stalled", LONG[protocol])
-    ref = wait_until(lambda: upstream_ref(gw.data_dir, task_id), "the upstream job recorded")
+    ref = wait_until(
+        lambda: upstream_ref(gw.data_dir, task_id),
+        60,
+        interval=0.1,
+        what="the upstream job recorded",
+    )
     wait_until(
         lambda: (_upstream_task(upstream, ref["job_id"]) or {}).get("status") == "RUNNING",
-        "the upstream rendering the job",
+        60,
+        interval=0.1,
+        what="the upstream rendering the job",
     )
 
     client.cancel(task_id)
 
-    stopped = wait_until(lambda: _stopped(upstream, ref["job_id"]), "the upstream job to stop")
+    stopped = wait_until(
+        lambda: _stopped(upstream, ref["job_id"]), 60, interval=0.1, what="the upstream job to stop"
+    )
     assert stopped in ("CANCELLED", "deleted"), stopped
     final = wait_until(
-        lambda: _ended(client, task_id), "the gateway task to end cancelled", timeout=30
+        lambda: _ended(client, task_id), 30, interval=0.1, what="the gateway task to end cancelled"
     )
     # OpenAI's DELETE removes the video once it has stopped; the others keep it as CANCELLED.
     assert final.status == ("gone" if protocol == "openai" else "cancelled")
@@ -417,8 +426,9 @@ def test_a_refused_key_fails_cleanly_and_never_leaks(
     assert task_row(gw.data_dir, task_id)["attempt"] == 1  # not retried
     wait_until(
         lambda: f"{task_id} attempt 1: upstream error (check the entry's api_key_env)" in gw.logs(),
-        "the operator told which setting to check",
-        timeout=10,
+        10,
+        interval=0.1,
+        what="the operator told which setting to check",
     )
     assert WRONG_KEY not in gw.logs()
     assert OTHER_KEY not in gw.logs()
