@@ -7,6 +7,7 @@
     tracing        configure_tracing, span, carrier (OpenTelemetry, the `otel` extra, OTEL_*)
     spans          FinishedSpan: what the recorder hands its sink
     span_export    ExportProcess: batches spans to a child process running the SDK's exporter
+    span_exporter  that child process (the only module that imports the SDK)
 
 It sits below the API, the workers and the notifier, which report to it, and knows nothing of
 them: the store's numbers reach it as a `StoreSnapshot` built by the composition root.

@@ -7,7 +7,7 @@ encoding (pure Python in the SDK) and the HTTP calls to the collector run in the
 another core, without the parent's interpreter lock.
 
     ExportProcess   the parent's side, a `tracing.SpanSink`
-    main            the child's side: `python -m reelgate.observability.span_export SERVICE`
+    read_batch      what the child (`span_exporter`) reads from the pipe
 
 The batching follows the SDK's batch processor and its variables: a batch leaves when
 `OTEL_BSP_MAX_EXPORT_BATCH_SIZE` spans (512) are waiting or `OTEL_BSP_SCHEDULE_DELAY`
@@ -21,27 +21,20 @@ from __future__ import annotations
 import logging
 import os
 import pickle
-import signal
 import subprocess
 import sys
 import threading
 from collections import deque
 from collections.abc import Mapping, Sequence
-from typing import IO, TYPE_CHECKING
+from typing import IO
 
 from reelgate.observability.spans import FinishedSpan
-
-if TYPE_CHECKING:
-    from opentelemetry.sdk.resources import Resource
-    from opentelemetry.sdk.trace import ReadableSpan
-    from opentelemetry.sdk.trace.export import SpanExporter
-    from opentelemetry.sdk.util.instrumentation import InstrumentationScope
 
 log = logging.getLogger(__name__)
 
 HEADER_BYTES = 4  # each batch: its pickle's length, big-endian, then the pickle
 EXIT_SECONDS = 30.0  # how long shutdown waits for the child's last export
-SCOPE = "reelgate"  # the instrumentation scope of every span
+CHILD = "reelgate.observability.span_exporter"  # run as `python -m CHILD SERVICE_NAME`
 
 
 def exporter_name(environ: Mapping[str, str]) -> str:
@@ -127,7 +120,7 @@ class ExportProcess:
 
     def _start(self) -> subprocess.Popen[bytes]:
         self._child = subprocess.Popen(
-            [sys.executable, "-m", __name__, self.service_name],
+            [sys.executable, "-m", CHILD, self.service_name],
             stdin=subprocess.PIPE,
             env=self._environ,
             start_new_session=True,  # a terminal's Ctrl-C stops the parent, which then closes us
@@ -162,81 +155,3 @@ def read_batch(source: IO[bytes]) -> Sequence[FinishedSpan] | None:
         return None
     rows: list[tuple[object, ...]] = pickle.loads(frame)  # noqa: S301 - our parent's, a pipe
     return [FinishedSpan._make(row) for row in rows]
-
-
-def main(argv: Sequence[str]) -> int:
-    """The child: read batches from standard input and export each, until it closes."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    [service_name] = argv
-    exporter = _exporter(os.environ)
-    resource = _resource(service_name)
-    from opentelemetry.sdk.util.instrumentation import InstrumentationScope
-
-    scope = InstrumentationScope(SCOPE)
-    try:
-        while (batch := read_batch(sys.stdin.buffer)) is not None:
-            exporter.export([_readable(span, resource, scope) for span in batch])
-    finally:
-        exporter.shutdown()
-    return 0
-
-
-def _exporter(environ: Mapping[str, str]) -> SpanExporter:
-    name = exporter_name(environ)
-    if name == "console":
-        from opentelemetry.sdk.trace.export import ConsoleSpanExporter
-
-        return ConsoleSpanExporter()
-    if name != "otlp":
-        log.warning("tracing: OTEL_TRACES_EXPORTER=%s is not supported; using otlp", name)
-    from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
-
-    return OTLPSpanExporter()
-
-
-def _resource(service_name: str) -> Resource:
-    """The resource the variables describe (OTEL_SERVICE_NAME, OTEL_RESOURCE_ATTRIBUTES), named
-    `service_name` unless they name the service."""
-    from opentelemetry.sdk.resources import SERVICE_NAME, Resource
-
-    resource = Resource.create()
-    if str(resource.attributes.get(SERVICE_NAME, "")).startswith("unknown_service"):
-        resource = resource.merge(Resource({SERVICE_NAME: service_name}))
-    return resource
-
-
-def _readable(span: FinishedSpan, resource: Resource, scope: InstrumentationScope) -> ReadableSpan:
-    from opentelemetry import trace
-    from opentelemetry.sdk.trace import Event, ReadableSpan
-
-    flags = trace.TraceFlags(trace.TraceFlags.SAMPLED)
-    state = trace.TraceState.from_header([span.tracestate]) if span.tracestate else None
-    context = trace.SpanContext(span.trace_id, span.span_id, False, flags, state)
-    parent = (
-        trace.SpanContext(span.trace_id, span.parent_id, span.parent_remote, flags, state)
-        if span.parent_id
-        else None
-    )
-    status = (
-        trace.Status(trace.StatusCode.ERROR, span.error)
-        if span.error is not None
-        else trace.Status(trace.StatusCode.UNSET)
-    )
-    return ReadableSpan(
-        name=span.name,
-        context=context,
-        parent=parent,
-        resource=resource,
-        attributes=span.attributes,
-        events=[Event(event.name, event.attributes, event.time_ns) for event in span.events],
-        kind=trace.SpanKind[span.kind.name],
-        status=status,
-        start_time=span.start_ns,
-        end_time=span.end_ns,
-        instrumentation_scope=scope,
-    )
-
-
-if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))

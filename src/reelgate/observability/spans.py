@@ -1,5 +1,5 @@
-"""The shape of a finished span, shared by the recorder (`tracing`) and the exporter process
-(`span_export`)."""
+"""The shape of a finished span, shared by the recorder (`tracing`), the export queue
+(`span_export`) and the exporter process (`span_exporter`)."""
 
 from __future__ import annotations
 

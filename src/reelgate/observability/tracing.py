@@ -155,7 +155,6 @@ class _LiveSpan:
         "span_id",
         "start_ns",
         "trace_id",
-        "tracestate",
     )
 
     def __init__(
@@ -177,7 +176,6 @@ class _LiveSpan:
         self.trace_id = trace_id
         self.span_id = _new_id(64)
         self.sampled = sampled
-        self.tracestate = parent.tracestate if parent else ""
         self.attributes: dict[str, AttributeValue] = dict(attributes) if attributes else {}
         self.error: str | None = None
         self.events: tuple[SpanEvent, ...] = ()
@@ -234,6 +232,11 @@ class _LiveSpan:
 
     def fail(self, description: str) -> None:
         self.error = description
+
+    @property
+    def tracestate(self) -> str:
+        """The W3C tracestate the trace carried in with its remote root, "" if none."""
+        return self.parent.tracestate if self.parent else ""
 
     def context(self) -> _Parent:
         """This span as the parent of a span started inside it."""
