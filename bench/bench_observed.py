@@ -37,6 +37,7 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench.bench_api import wrk
+from bench.procstat import cpu_seconds
 from tests.support.otlp import OtlpReceiver
 from tests.support.server import ServerProcess, seed_body
 
@@ -114,7 +115,7 @@ def _measure(
             ):
                 url = server.base_url + path
                 assert server.proc is not None
-                cpu = _cpu_seconds(server.proc.pid)
+                cpu = cpu_seconds(server.proc.pid, children=True)
                 if config != "off":
                     with Scraper(server.base_url + "/metrics") as scraper:
                         results[name] = wrk(url, "POST", body, duration, connections)
@@ -122,27 +123,11 @@ def _measure(
                 else:
                     results[name] = wrk(url, "POST", body, duration, connections)
                 requests = results[name]["rps"] * duration
-                cpu = _cpu_seconds(server.proc.pid) - cpu
+                cpu = cpu_seconds(server.proc.pid, children=True) - cpu
                 results[name]["cpu_ms"] = 1000.0 * cpu / requests
             return results
         finally:
             server.stop()
-
-
-def _cpu_seconds(pid: int) -> float:
-    """User + system CPU seconds so far of a process, all its threads, and of the processes it
-    started that are still running (the span exporter's, while tracing)."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        children = [
-            int(child)
-            for task in Path(f"/proc/{pid}/task").iterdir()
-            for child in (task / "children").read_text().split()
-        ]
-    except FileNotFoundError:  # it exited between two reads
-        return 0.0
-    own = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-    return own + sum(_cpu_seconds(child) for child in children)
 
 
 def main() -> None:

@@ -39,11 +39,11 @@ import httpx
 # The plain loop runs this file too: it imports nothing beyond asyncio and httpx, so its memory
 # is the loop's own. Everything else is imported where it is used.
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from bench.procstat import cpu_seconds, rss_mib, threads
 
 MODEL = "bench"
 KEY = "standin_key_5b7c1e0f9a"  # tests/integration/upstream/standin.py
 RUNWAY_VERSION = "2024-11-06"
-TICKS = os.sysconf("SC_CLK_TCK")
 
 
 # -- the stand-in, in its own process --------------------------------------------------------
@@ -83,29 +83,12 @@ class StandInProcess:
         return jobs
 
 
-# -- measuring a process -------------------------------------------------------------------------
-def cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / TICKS  # utime + stime
-
-
-def rss_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return 0.0
-
-
-def threads(pid: int) -> int:
-    return len(os.listdir(f"/proc/{pid}/task"))
-
-
 def measure(pid: int, seconds: float) -> dict[str, float]:
     """CPU-seconds used and peak RSS / threads over `seconds`, sampled every 0.2 s."""
     start, peak, most = cpu_seconds(pid), 0.0, 0
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
-        peak, most = max(peak, rss_mb(pid)), max(most, threads(pid))
+        peak, most = max(peak, rss_mib(pid)), max(most, threads(pid))
         time.sleep(0.2)
     return {
         "cpu_seconds": round(cpu_seconds(pid) - start, 2),
