@@ -99,17 +99,22 @@ def test_otel_service_name_names_the_service() -> None:
 
 
 def test_a_full_queue_drops_spans_rather_than_waiting() -> None:
+    # Spans added far faster than a batch can be pickled and written (the exporter's thread
+    # also needs the interpreter lock to drain): the queue of 3 overflows, however the two
+    # threads happen to interleave, and every span is either exported or counted as dropped.
+    added = 10_000
     with OtlpReceiver().running() as collector:
         environ = _environ(
             collector.endpoint, OTEL_BSP_MAX_QUEUE_SIZE="3", OTEL_BSP_SCHEDULE_DELAY=NEVER_MS
         )
         export = ExportProcess("reelgate", environ)
-        for number in range(5):
+        for number in range(added):
             export.add(_span(f"span {number}", span_id=number + 1))
-        assert export.dropped == 2
         export.shutdown()
-        received = sorted(span.name for span in collector.spans)
-    assert received == ["span 0", "span 1", "span 2"]
+        received = [span.name for span in collector.spans]
+    assert export.dropped > 0
+    assert len(received) + export.dropped == added
+    assert len(set(received)) == len(received)  # none sent twice
 
 
 def test_a_batch_leaves_when_it_is_full_and_a_dead_exporter_is_replaced() -> None:
