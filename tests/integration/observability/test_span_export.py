@@ -11,6 +11,8 @@ import sys
 import textwrap
 from pathlib import Path
 
+import pytest
+
 from reelgate.observability import tracing
 from reelgate.observability.span_export import ExportProcess, read_batch
 from tests.support.otlp import OtlpReceiver
@@ -191,3 +193,19 @@ def test_a_batch_cut_short_ends_the_input_rather_than_failing() -> None:
     assert read_batch(io.BytesIO(whole[:-3])) is None  # the parent died mid-write
     assert read_batch(io.BytesIO(whole[:2])) is None
     assert read_batch(io.BytesIO(b"")) is None
+
+
+@pytest.mark.parametrize("raw", ["", "lots", "-5", "0", "2.5"])
+def test_a_batch_setting_that_is_not_a_positive_number_falls_back_to_the_default(
+    raw: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    environ = {
+        "OTEL_BSP_MAX_QUEUE_SIZE": raw,
+        "OTEL_BSP_MAX_EXPORT_BATCH_SIZE": raw,
+        "OTEL_BSP_SCHEDULE_DELAY": raw,
+    }
+    export = ExportProcess("reelgate", environ)
+    export.shutdown()  # nothing was added: no child was started
+    assert (export.max_queue, export.batch_size, export.delay) == (2048, 512, 5.0)
+    warned = [r.getMessage() for r in caplog.records if "positive whole number" in r.getMessage()]
+    assert len(warned) == (0 if raw == "" else 3), warned
