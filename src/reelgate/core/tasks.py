@@ -120,14 +120,35 @@ class Outputs:
     media: MediaInfo | None = None
 
 
+# The upstream job states after which the upstream no longer runs the job (the engine's
+# JobState values): the job succeeded, failed, or was cancelled (by the upstream or by us).
+UPSTREAM_CANCELLED = "CANCELLED"
+UPSTREAM_ENDED = frozenset({"SUCCEEDED", "FAILED", UPSTREAM_CANCELLED})
+
+
 @dataclass(frozen=True, slots=True)
 class UpstreamRef:
     """Where a task was submitted when another service renders it: recorded before anything
-    else happens, so a replacement worker resumes that job instead of submitting again."""
+    else happens, so a replacement worker resumes that job instead of submitting again.
+
+    `state` is the job's last known state. A task that ends while its job may still run
+    upstream (cancelled or failed while no worker held it) keeps a live state until a worker
+    has cancelled the job there and recorded `CANCELLED`."""
 
     endpoint: str  # the base URL that accepted the job
     job_id: str  # the upstream's own id for it
     state: str = "submitted"  # the upstream's last status (e.g. THROTTLED while it waits there)
+
+    @property
+    def live(self) -> bool:
+        """Whether the upstream may still be running (or holding) the job."""
+        return self.state not in UPSTREAM_ENDED
+
+    def ended(self, state: str) -> UpstreamRef:
+        """This job with `state` (one of UPSTREAM_ENDED) recorded."""
+        if state not in UPSTREAM_ENDED:
+            raise ValueError(f"not an ended upstream state: {state!r}")
+        return dataclasses.replace(self, state=state)
 
     def to_json(self) -> dict[str, str]:
         return {"endpoint": self.endpoint, "job_id": self.job_id, "state": self.state}

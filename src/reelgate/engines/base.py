@@ -106,4 +106,8 @@ class JobEngine(Protocol):
         """Submit (or resume) the task, wait for it, download the result into `ctx.work_dir`
         and return its path. UpstreamFailed when the upstream failed the task."""
 
+    async def abandon(self, ref: UpstreamRef) -> bool:
+        """Stop a job whose task ended without it (cancelled or failed while no worker held
+        it); True when the upstream no longer runs it, False to try again later."""
+
     async def aclose(self) -> None: ...

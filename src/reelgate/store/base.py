@@ -55,6 +55,16 @@ class ReapResult:
 
 
 @dataclass(frozen=True, slots=True)
+class AbandonedJob:
+    """An upstream job whose task ended without it (TaskQueue.abandoned_upstream)."""
+
+    task_id: str
+    model: str
+    ref: UpstreamRef
+    abandoned_at: float  # when its task ended
+
+
+@dataclass(frozen=True, slots=True)
 class QueueDepth:
     """The queue at one moment, for operators' gauges: every replica reads the same rows."""
 
@@ -172,6 +182,20 @@ class TaskQueue(Protocol):
     def reap_expired(self, max_attempts: int) -> ReapResult:
         """Settle running tasks whose lease lapsed: cancel those whose cancel was asked, fail
         those out of attempts, requeue the rest."""
+
+    def abandoned_upstream(self, models: Sequence[str], limit: int) -> list[AbandonedJob]:
+        """Upstream jobs of `models` that may still run although their task ended: cancelled
+        or failed while no worker held it (queued again after its worker died, or settled by
+        the reaper), or failed on our side while the job ran. Each is recorded in the
+        transaction that ends its task and stays until `settle_upstream`, even if the task is
+        deleted meanwhile. Only those due (not postponed), the longest due first."""
+
+    def postpone_upstream(self, task_id: str, seconds: float) -> None:
+        """Leave an abandoned job out of `abandoned_upstream` for `seconds` (its cancel failed)."""
+
+    def settle_upstream(self, task_id: str, ref: UpstreamRef | None) -> None:
+        """Forget the task's abandoned job: cancelled upstream (`ref`, with its ended state, is
+        then recorded on the task if the task still exists), or given up on (None)."""
 
     def outputs_to_expire(self, finished_before: float, limit: int) -> list[str]:
         """Ids of finished tasks past the retention period whose files still exist."""

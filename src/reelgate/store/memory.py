@@ -16,8 +16,9 @@ import time
 from collections.abc import Callable, Collection
 from dataclasses import dataclass
 
-from reelgate.core.tasks import Task
+from reelgate.core.tasks import Task, TaskStatus
 from reelgate.store.base import (
+    AbandonedJob,
     ApiKey,
     AttemptRecord,
     EventState,
@@ -96,12 +97,23 @@ class MemoryState:
         self.keys: dict[str, ApiKey] = {}
         self.reservations: dict[tuple[str, str], _Reservation] = {}
         self.workers: dict[str, WorkerInfo] = {}
+        self.abandoned: dict[str, AbandonedJob] = {}  # by task id
+        self.retry_at: dict[str, float] = {}  # by task id
 
     def owned(self, task_id: str, owner_id: str | None) -> TaskRow | None:
         row = self.tasks.get(task_id)
         if row is None or (owner_id is not None and row.task.owner_id != owner_id):
             return None
         return row
+
+    def ended(self, task: Task, now: float) -> None:
+        """What a task's end writes beside it: its webhook event, and its upstream job when it
+        ended cancelled or failed while the job may still run (store.tasks `_left_upstream`)."""
+        self.enqueue_event(task, now)
+        ref = task.upstream
+        if task.status is not TaskStatus.SUCCEEDED and ref is not None and ref.live:
+            self.abandoned[task.id] = AbandonedJob(task.id, task.spec.model, ref, now)
+            self.retry_at[task.id] = now
 
     def enqueue_event(self, task: Task, now: float) -> None:
         if not task.callback_url:

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from reelgate.core.tasks import FailureCode, NewTask, Outputs, Task, TaskStatus, UpstreamRef
 from reelgate.errors import QuotaExceededError
-from reelgate.store.base import Claim, LeaseState, QueueDepth, ReapResult
+from reelgate.store.base import AbandonedJob, Claim, LeaseState, QueueDepth, ReapResult
 from reelgate.store.rules import ACTIVE, MAX_RUNNING_PROGRESS, abandoned_failure
 
 if TYPE_CHECKING:
@@ -133,7 +133,7 @@ class MemoryTasks:
                     failure="cancelled",
                     failure_code=FailureCode.CANCELLED.value,
                 )
-                self._s.enqueue_event(row.task, now)
+                self._s.ended(row.task, now)
             elif row.task.status is TaskStatus.RUNNING:
                 row.task = dataclasses.replace(row.task, cancel_requested=True)
             return _copy(row.task)
@@ -268,7 +268,7 @@ class MemoryTasks:
             now = self._s.clock()
             row.lease_until = None
             row.task = dataclasses.replace(row.task, status=status, finished_at=now, **changes)
-            self._s.enqueue_event(row.task, now)
+            self._s.ended(row.task, now)
             return True
 
     def release(self, claim: Claim) -> bool:
@@ -315,8 +315,34 @@ class MemoryTasks:
                     requeued += 1
                     row.task = dataclasses.replace(row.task, status=TaskStatus.QUEUED)
                     continue
-                self._s.enqueue_event(row.task, now)
+                self._s.ended(row.task, now)
             return ReapResult(requeued=requeued, failed=failed, cancelled=cancelled)
+
+    # -- upstream jobs left behind -------------------------------------------------------------
+    def abandoned_upstream(self, models: Sequence[str], limit: int) -> list[AbandonedJob]:
+        wanted = set(models)
+        with self._s.lock:
+            now, due = self._s.clock(), self._s.retry_at
+            left = [
+                job
+                for job in self._s.abandoned.values()
+                if job.model in wanted and due[job.task_id] <= now
+            ]
+            left.sort(key=lambda job: due[job.task_id])
+        return left[:limit]
+
+    def postpone_upstream(self, task_id: str, seconds: float) -> None:
+        with self._s.lock:
+            if task_id in self._s.retry_at:
+                self._s.retry_at[task_id] = self._s.clock() + seconds
+
+    def settle_upstream(self, task_id: str, ref: UpstreamRef | None) -> None:
+        with self._s.lock:
+            self._s.abandoned.pop(task_id, None)
+            self._s.retry_at.pop(task_id, None)
+            row = self._s.tasks.get(task_id)
+            if ref is not None and row is not None and row.task.status.terminal:
+                row.task = dataclasses.replace(row.task, upstream=ref)
 
     # -- housekeeping --------------------------------------------------------------------------
     def outputs_to_expire(self, finished_before: float, limit: int) -> list[str]:

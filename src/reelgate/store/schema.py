@@ -53,6 +53,21 @@ sa.Index("ix_tasks_owner_status", tasks.c.owner_id, tasks.c.status)
 sa.Index("ix_tasks_owner", tasks.c.owner_id, tasks.c.created_at)
 sa.Index("ix_tasks_lease", tasks.c.status, tasks.c.lease_until)
 
+# Upstream jobs left running by tasks that ended without them (cancelled or failed while the
+# job may still run there, e.g. after the worker holding it died), written in the transaction
+# that ends the task; a worker cancels each job upstream, then deletes its row (worker/jobs.py).
+# A row outlives its task, which its owner may delete meanwhile.
+upstream_abandoned = sa.Table(
+    "upstream_abandoned",
+    metadata,
+    sa.Column("task_id", sa.String(36), primary_key=True),
+    sa.Column("model", sa.String(64), nullable=False),
+    sa.Column("ref", sa.JSON, nullable=False),  # the job's UpstreamRef
+    sa.Column("abandoned_at", sa.Float, nullable=False),
+    sa.Column("retry_at", sa.Float, nullable=False),  # not looked at again before this
+)
+sa.Index("ix_upstream_abandoned_due", upstream_abandoned.c.model, upstream_abandoned.c.retry_at)
+
 # Queued + running (`active`) and running tasks per owner, changed in the same transaction as
 # every status change: the quota and the running cap read one row instead of counting tasks.
 owner_counts = sa.Table(

@@ -31,7 +31,7 @@ from reelgate.core.tasks import (
     UpstreamRef,
 )
 from reelgate.store import counters, db
-from reelgate.store.base import Claim, LeaseState, QueueDepth, ReapResult
+from reelgate.store.base import AbandonedJob, Claim, LeaseState, QueueDepth, ReapResult
 from reelgate.store.clock import Clock, read_shared_now, shared_now
 from reelgate.store.idempotency import bind_statement
 from reelgate.store.notify import NOTIFY_CHANNEL
@@ -43,11 +43,14 @@ from reelgate.store.rules import (
     event_type,
     new_event_id,
 )
-from reelgate.store.schema import tasks, webhook_events
+from reelgate.store.schema import tasks, upstream_abandoned, webhook_events
 
 _RUNNING = TaskStatus.RUNNING.value
 _QUEUED = TaskStatus.QUEUED.value
 _TERMINAL = [status.value for status in TERMINAL]
+# What a statement that ends a task also returns for `_left_upstream`: the task's model and the
+# upstream job it was waiting on.
+_JOB = (tasks.c.model, tasks.c.upstream_ref)
 # A capped claim that loses the owner's last running slot to a concurrent claim (PostgreSQL)
 # rolls back and looks again; after this many tries it reports nothing to claim this time.
 CLAIM_TRIES = 3
@@ -165,11 +168,13 @@ class TaskRepo:
                     failure="cancelled",
                     failure_code=FailureCode.CANCELLED.value,
                 )
-                .returning(tasks.c.id, tasks.c.callback_url)
+                .returning(tasks.c.id, tasks.c.callback_url, *_JOB)
             ).first()
             if row is not None:
                 counters.adjust(conn, [(owner_id, -1, 0)])
                 self._enqueue_event(conn, row[0], row[1], TaskStatus.CANCELLED, now)
+                # Queued again after its worker died, it may still have a job upstream.
+                self._left_upstream(conn, [(row[0], *row[2:])], now)
             else:
                 conn.execute(
                     tasks.update()
@@ -415,7 +420,7 @@ class TaskRepo:
         stmt = (
             _fenced(claim)
             .values(status=status.value, finished_at=now, lease_until=None, **values)
-            .returning(tasks.c.id, tasks.c.callback_url)
+            .returning(tasks.c.id, tasks.c.callback_url, *_JOB)
         )
         with db.write(self._engine) as conn:
             row = conn.execute(stmt).first()
@@ -423,6 +428,8 @@ class TaskRepo:
                 return False
             counters.adjust(conn, [(claim.task.owner_id, -1, -1)])
             self._enqueue_event(conn, row[0], row[1], status, now)
+            if status is not TaskStatus.SUCCEEDED:
+                self._left_upstream(conn, [(row[0], *row[2:])], now)
         return True
 
     def _enqueue_event(
@@ -448,6 +455,63 @@ class TaskRepo:
                 created_at=now,
             )
         )
+
+    # -- upstream jobs left behind -------------------------------------------------------------
+    def abandoned_upstream(self, models: Sequence[str], limit: int) -> list[AbandonedJob]:
+        """Jobs of `models` whose task ended without them, that are due, longest due first."""
+        if not models:
+            return []
+        query = (
+            sa.select(upstream_abandoned)
+            .where(
+                upstream_abandoned.c.model.in_(list(models))
+                & (upstream_abandoned.c.retry_at <= self._clock())
+            )
+            .order_by(upstream_abandoned.c.retry_at)
+            .limit(limit)
+        )
+        with db.read(self._engine) as conn:
+            return [
+                AbandonedJob(
+                    task_id=row.task_id,
+                    model=row.model,
+                    ref=UpstreamRef.from_json(row.ref),
+                    abandoned_at=row.abandoned_at,
+                )
+                for row in conn.execute(query)
+            ]
+
+    def postpone_upstream(self, task_id: str, seconds: float) -> None:
+        with db.write(self._engine) as conn:
+            conn.execute(
+                upstream_abandoned.update()
+                .where(upstream_abandoned.c.task_id == task_id)
+                .values(retry_at=self._clock() + seconds)
+            )
+
+    def settle_upstream(self, task_id: str, ref: UpstreamRef | None) -> None:
+        """Forget the abandoned job; record its ended state on the task, if it still exists."""
+        with db.write(self._engine) as conn:
+            conn.execute(upstream_abandoned.delete().where(upstream_abandoned.c.task_id == task_id))
+            if ref is not None:
+                conn.execute(
+                    tasks.update()
+                    .where((tasks.c.id == task_id) & tasks.c.status.in_(_TERMINAL))
+                    .values(upstream_ref=ref.to_json())
+                )
+
+    def _left_upstream(
+        self, conn: sa.Connection, ended: Sequence[tuple[Any, ...]], now: float
+    ) -> None:
+        """Record the live upstream jobs of tasks that just ended cancelled or failed, from
+        (id, model, upstream_ref) of each, as the ending statement returned them."""
+        left = [
+            {"task_id": task_id, "model": model, "ref": ref, "abandoned_at": now, "retry_at": now}
+            for task_id, model, ref in ended
+            if ref is not None and UpstreamRef.from_json(ref).live
+        ]
+        if left:
+            conn.execute(upstream_abandoned.insert(), left)
 
     # -- housekeeping --------------------------------------------------------------------------
     def outputs_to_expire(self, finished_before: float, limit: int) -> list[str]:
@@ -499,7 +563,7 @@ class TaskRepo:
         three statements agree on which leases lapsed.
         """
         finished_at = self._clock()
-        finished = tasks.c.id, tasks.c.callback_url, tasks.c.owner_id
+        finished = tasks.c.id, tasks.c.callback_url, tasks.c.owner_id, *_JOB
         with db.write(self._engine) as conn:
             expired = (tasks.c.status == _RUNNING) & (
                 tasks.c.lease_until < read_shared_now(conn, self._lease_clock)
@@ -540,8 +604,11 @@ class TaskRepo:
                 + [(row[0], 0, -1) for row in requeued],
             )
             for status, rows in ((TaskStatus.CANCELLED, cancelled), (TaskStatus.FAILED, dead)):
-                for task_id, callback_url, _ in rows:
+                for task_id, callback_url, *_ in rows:
                     self._enqueue_event(conn, task_id, callback_url, status, finished_at)
+            self._left_upstream(
+                conn, [(row[0], *row[3:]) for row in (*cancelled, *dead)], finished_at
+            )
         return ReapResult(
             requeued=len(requeued),
             failed=[row[0] for row in dead],

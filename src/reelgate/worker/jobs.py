@@ -9,6 +9,11 @@ queue rather than at the upstream; and an engine's next task is claimed only onc
 has reached the engine (`run` counts it against a slot), since a job's first steps (its work
 folder, its input image) take a turn of the loop during which the engine does not know of it.
 
+A sweep, every `sweep_seconds`, looks for tasks of its models that ended while their upstream
+job may still run (cancelled while queued after their worker died, or failed by the reaper) and
+cancels those jobs upstream, so nobody pays for a video no task waits on. Every worker of the
+model sweeps; two cancelling the same job ask the upstream twice, which it answers alike.
+
 The output is published as delivered (no re-encode): probed (it must be a playable video; its
 real size, rate and length go into the task record), a poster made from its middle frame, both
 files stored under the attempt's keys, then the task finishes — fenced by its lease like every
@@ -31,7 +36,15 @@ import httpx
 
 from reelgate.blobs import keys
 from reelgate.blobs.base import BlobStore
-from reelgate.core.tasks import FailureCode, GenerationSpec, MediaInfo, Outputs, Task, UpstreamRef
+from reelgate.core.tasks import (
+    UPSTREAM_CANCELLED,
+    FailureCode,
+    GenerationSpec,
+    MediaInfo,
+    Outputs,
+    Task,
+    UpstreamRef,
+)
 from reelgate.engines.base import ImageBytes, JobEngine
 from reelgate.engines.registry import ModelRegistry
 from reelgate.errors import (
@@ -66,6 +79,10 @@ T = TypeVar("T")
 DB_THREADS = 8  # database, probe and storage calls of every job share these threads
 BEAT_SECONDS_MAX = 1.0  # one batched beat a second at most: it also carries the cancels
 PROGRESS_WRITE_SECONDS = 1.0  # per job; an upstream's progress moves slowly
+SWEEP_SECONDS = 5.0  # how often jobs left behind by ended tasks are looked for
+ABANDONED_BATCH = 50  # jobs cancelled per sweep; the next sweep takes the rest
+ABANDON_RETRY_SECONDS = 60.0  # after a cancel the upstream did not take, before trying again
+GIVE_UP_SECONDS = 86_400.0  # a job still not cancelled this long after its task ended
 AUTH_FAILURE = "the rendering service refused reelgate's credentials; the operator has been told"
 
 
@@ -135,8 +152,10 @@ class JobRunner:
         policy: OutboundPolicy | None = None,
         fetch_timeout_seconds: float = 15.0,
         metrics: Metrics | None = None,
+        sweep_seconds: float = SWEEP_SECONDS,
     ) -> None:
         self.worker_id = worker_id
+        self._sweep_seconds = sweep_seconds
         self._metrics = metrics
         self.tasks = tasks
         self._blobs = blobs
@@ -199,6 +218,7 @@ class JobRunner:
         async with guarded_client(self._policy, timeout_seconds=self._fetch_timeout) as guarded:
             self.guarded = guarded
             beat = asyncio.create_task(self._beat())
+            sweep = asyncio.create_task(self._sweep())
             while not self._stopping.is_set():
                 try:
                     claim = await self._claim()
@@ -221,6 +241,9 @@ class JobRunner:
             if running:
                 await asyncio.wait(set(running))
             beat.cancel()
+            sweep.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await sweep
             for engine in self._engines():
                 await engine.aclose()
 
@@ -270,6 +293,46 @@ class JobRunner:
                 continue
             for ctx in held:
                 ctx.lease = states.get(ctx.task_id, ctx.lease)
+
+    async def _sweep(self) -> None:
+        """`cancel_abandoned` now, then every `sweep_seconds` until the runner stops."""
+        while True:
+            try:
+                await self.cancel_abandoned()
+            except Exception:
+                log.exception("job runner %s: sweep for abandoned jobs failed", self.worker_id)
+            await asyncio.sleep(self._sweep_seconds)
+
+    async def cancel_abandoned(self) -> int:
+        """Cancel upstream the jobs whose tasks ended without them and forget each (its task, if
+        it still exists, records the job as cancelled). A cancel the upstream did not take is
+        tried again after `ABANDON_RETRY_SECONDS`, for a day at most. Returns how many were
+        cancelled."""
+        left = await self.call(self.tasks.abandoned_upstream, self.models, ABANDONED_BATCH)
+        cancelled = 0
+        for job in left:
+            engine = self._registry.job_engine(job.model)
+            if await engine.abandon(job.ref):
+                await self.call(
+                    self.tasks.settle_upstream, job.task_id, job.ref.ended(UPSTREAM_CANCELLED)
+                )
+                cancelled += 1
+                log.info(
+                    "task %s ended without its upstream job %s, which was cancelled",
+                    job.task_id,
+                    job.ref.job_id,
+                )
+            elif time.time() - job.abandoned_at > GIVE_UP_SECONDS:
+                await self.call(self.tasks.settle_upstream, job.task_id, None)
+                log.error(
+                    "task %s: gave up cancelling its upstream job %s at %s after a day",
+                    job.task_id,
+                    job.ref.job_id,
+                    job.ref.endpoint,
+                )
+            else:
+                await self.call(self.tasks.postpone_upstream, job.task_id, ABANDON_RETRY_SECONDS)
+        return cancelled
 
     # -- one job -------------------------------------------------------------------------------
     async def _job(self, claim: Claim) -> None:

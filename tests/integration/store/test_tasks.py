@@ -9,7 +9,7 @@ import pytest
 
 from reelgate.core.tasks import FailureCode, MediaInfo, Outputs, TaskStatus, UpstreamRef
 from reelgate.errors import QuotaExceededError
-from reelgate.store.base import Store
+from reelgate.store.base import Claim, Store
 from tests.integration.store.conftest import FakeClock
 from tests.integration.store.factory import HOOK, OWNER, add_task, new_task
 
@@ -158,6 +158,85 @@ def test_record_upstream_reads_back_and_is_fenced(timed_store: Store, clock: Fak
     task = store.tasks.get(task_id, OWNER)
     assert task is not None
     assert task.upstream == ref
+
+
+def _submitted(store: Store, job_id: str, state: str = "submitted", model: str = "gen4") -> Claim:
+    """A new task, claimed, whose job `job_id` the worker recorded at the upstream."""
+    add_task(store, model=model)
+    claim = store.tasks.claim("w1", 30, [model])
+    assert claim is not None
+    assert store.tasks.record_upstream(claim, UpstreamRef("https://up.example", job_id, state))
+    return claim
+
+
+def test_a_task_that_ends_while_its_upstream_job_is_live_leaves_the_job_until_settled(
+    timed_store: Store, clock: FakeClock
+) -> None:
+    store = timed_store
+    # Cancelled while its worker was gone: the reaper settles it.
+    reaped = _submitted(store, "job_reaped", "THROTTLED").task.id
+    assert store.tasks.request_cancel(reaped, OWNER) is not None
+    clock.advance(31)
+    assert store.tasks.reap_expired(max_attempts=3).cancelled == [reaped]
+    # Out of attempts when its worker died.
+    dead = _submitted(store, "job_dead").task.id
+    clock.advance(31)
+    assert store.tasks.reap_expired(max_attempts=1).failed == [dead]
+    # Back in the queue after its worker died, then cancelled there.
+    requeued = _submitted(store, "job_requeued").task.id
+    clock.advance(31)
+    assert store.tasks.reap_expired(max_attempts=3).requeued == 1
+    assert store.tasks.request_cancel(requeued, OWNER) is not None
+    # Failed on our side while its job ran (another model).
+    failed = _submitted(store, "job_failed", model="gen3")
+    assert store.tasks.fail(failed, "upstream: status: HTTP 502", FailureCode.INTERNAL)
+    # Nothing left behind: a job that ended upstream, a success, a task still running, a task
+    # never submitted.
+    ended = _submitted(store, "job_ended", "FAILED")
+    assert store.tasks.fail(ended, "flagged", "SAFETY.INPUT.TEXT")
+    assert store.tasks.succeed(_submitted(store, "job_ok"), OUTPUTS)
+    _submitted(store, "job_running")
+    assert store.tasks.request_cancel(add_task(store), OWNER) is not None
+
+    def left(models: list[str], limit: int = 10) -> dict[str, str]:
+        return {j.task_id: j.ref.job_id for j in store.tasks.abandoned_upstream(models, limit)}
+
+    gen4 = {reaped: "job_reaped", dead: "job_dead", requeued: "job_requeued"}
+    assert left(["gen4"]) == gen4
+    assert left(["gen4", "gen3"]) == {**gen4, failed.task.id: "job_failed"}
+    assert len(left(["gen4", "gen3"], limit=2)) == 2
+    assert left([]) == {}
+    [job] = store.tasks.abandoned_upstream(["gen3"], 10)
+    assert (job.model, job.ref) == ("gen3", UpstreamRef("https://up.example", "job_failed"))
+
+    # The job outlives its task; settled, it is gone, and a task that still exists records the
+    # job's end (a job given up on leaves the task as it was).
+    assert store.tasks.delete(requeued, OWNER) is not None
+    assert left(["gen4"]) == gen4
+    cancelled = UpstreamRef("https://up.example", "job_reaped", "CANCELLED")
+    store.tasks.settle_upstream(reaped, cancelled)
+    store.tasks.settle_upstream(requeued, UpstreamRef("https://up.example", "job_requeued"))
+    store.tasks.settle_upstream(dead, None)
+    assert left(["gen4", "gen3"]) == {failed.task.id: "job_failed"}
+    reaped_task, dead_task = store.tasks.get(reaped, OWNER), store.tasks.get(dead, OWNER)
+    assert reaped_task is not None
+    assert dead_task is not None
+    assert reaped_task.upstream == cancelled
+    assert dead_task.upstream == UpstreamRef("https://up.example", "job_dead")
+
+
+def test_a_postponed_abandoned_job_waits_its_turn(store: Store) -> None:
+    first = _submitted(store, "job_first")
+    assert store.tasks.fail(first, "upstream: status: HTTP 502", FailureCode.INTERNAL)
+    second = _submitted(store, "job_second")
+    assert store.tasks.fail(second, "upstream: status: HTTP 502", FailureCode.INTERNAL)
+    store.tasks.postpone_upstream(first.task.id, 3600)
+    assert [j.task_id for j in store.tasks.abandoned_upstream(["gen4"], 10)] == [second.task.id]
+    store.tasks.postpone_upstream(first.task.id, 0)
+    assert {j.task_id for j in store.tasks.abandoned_upstream(["gen4"], 10)} == {
+        first.task.id,
+        second.task.id,
+    }
 
 
 def test_succeed_keeps_timings_and_probed_media(store: Store) -> None:

@@ -20,6 +20,13 @@ past the job's deadline: `timeout_seconds` after this worker began waiting on it
 takes a job over starts the count afresh), for the wait and the download together; past it the
 job is cancelled upstream and fails. Each poll also reports progress, which is where a lost
 lease or a stopping worker interrupts a job that the upstream keeps waiting without progress.
+
+A job is never left running for nobody: the owner's cancel and the timeout cancel it upstream,
+and the job's end (as the upstream reports it, or our cancel) is recorded on the task. A task
+that ends without its worker (cancelled while back in the queue after its worker died, or failed
+by the reaper) still names a live job; a worker's sweep (worker/jobs.py) cancels it through
+`abandon` and records that.
+
 Output links on a configured endpoint are trusted (and get the key); any other link (a CDN, a
 redirect to a bucket) goes through the outbound guard and never sees the key. No message keeps
 the key, should an upstream echo it back.
@@ -28,6 +35,7 @@ the key, should an upstream echo it back.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import random
@@ -247,10 +255,10 @@ class UpstreamEngine:
         progress = 0.0
         while True:
             if ctx.cancel_requested():
-                await self._cancel_quietly(ref)
+                await self._cancel_and_note(ref, ctx)
                 raise TaskInterrupted(CANCELLED)
             if self._clock() >= deadline:
-                await self._cancel_quietly(ref)
+                await self._cancel_and_note(ref, ctx)
                 raise UpstreamError(
                     f"the upstream did not finish within {self.config.timeout_seconds:g}s"
                 )
@@ -264,8 +272,12 @@ class UpstreamEngine:
                 await self._pause(exc, failures - 1, deadline)
                 continue
             failures = 0
+            # Recorded: waiting at the upstream (THROTTLED) and back, for the console; and the
+            # end, so a task that then fails on our side leaves no live job for the sweep.
             if status.state.value != ref.state and (
-                status.state is JobState.THROTTLED or ref.state == JobState.THROTTLED.value
+                status.state.terminal
+                or status.state is JobState.THROTTLED
+                or ref.state == JobState.THROTTLED.value
             ):
                 ref = UpstreamRef(ref.endpoint, ref.job_id, status.state.value)
                 await ctx.record(ref)
@@ -283,17 +295,35 @@ class UpstreamEngine:
             jitter = 1 + self._rng.uniform(-0.1, 0.1)
             await self._sleep(self._until(deadline, float(self.config.poll_seconds) * jitter))
 
-    async def _cancel_quietly(self, ref: UpstreamRef) -> None:
+    async def abandon(self, ref: UpstreamRef) -> bool:
+        """Cancel a job that no task waits on any more (its task was cancelled or failed while
+        no worker held it). True when the upstream no longer has it running."""
+        return await self._cancel_quietly(ref)
+
+    async def _cancel_and_note(self, ref: UpstreamRef, ctx: JobContext) -> None:
+        """Cancel the job being waited on and record that it ended, so that it is not swept up
+        as abandoned later. Recording needs the lease; without it the sweep cancels again."""
+        if await self._cancel_quietly(ref):
+            with contextlib.suppress(TaskInterrupted):
+                await ctx.record(ref.ended(JobState.CANCELLED.value))
+
+    async def _cancel_quietly(self, ref: UpstreamRef) -> bool:
+        """Ask the upstream to cancel the job; True when it did or no longer knows the job (404),
+        False (and a warning) when the call failed."""
         try:
             with counted("cancel"):
                 await self._client.cancel(ref.endpoint, ref.job_id)
         except UpstreamError as exc:
+            if exc.status == 404:
+                return True
             log.warning(
                 "could not cancel upstream job %s at %s: %s",
                 ref.job_id,
                 ref.endpoint,
                 self._safe(str(exc)),
             )
+            return False
+        return True
 
     async def _pause(self, exc: UpstreamError, attempt: int, deadline: float | None = None) -> None:
         """Wait before a retry: the upstream's Retry-After when it sent one, else exponential

@@ -23,7 +23,7 @@ from typing import Any, Protocol
 
 import httpx
 
-from reelgate.core.tasks import MotionVector
+from reelgate.core.tasks import UPSTREAM_ENDED, MotionVector
 from reelgate.engines.base import ImageBytes
 from reelgate.errors import UpstreamError
 
@@ -43,7 +43,7 @@ class JobState(StrEnum):
 
     @property
     def terminal(self) -> bool:
-        return self in (JobState.SUCCEEDED, JobState.FAILED, JobState.CANCELLED)
+        return self.value in UPSTREAM_ENDED
 
 
 @dataclass(frozen=True, slots=True)

@@ -46,6 +46,7 @@ class FakeClient:
         self.creates = creates  # raised by the first creates, in order
         self.requests: list[tuple[str, JobRequest]] = []
         self.gate: asyncio.Event | None = None  # polls wait for it when set
+        self.cancel_error: UpstreamError | None = None  # raised by every cancel when set
 
     async def submit(self, endpoint: str, request: JobRequest) -> str:
         self.log.append(f"submit {endpoint}")
@@ -65,6 +66,8 @@ class FakeClient:
 
     async def cancel(self, endpoint: str, job_id: str) -> None:
         self.log.append(f"cancel {job_id}")
+        if self.cancel_error is not None:
+            raise self.cancel_error
 
     def content_url(self, endpoint: str, job_id: str, status: JobStatus) -> str:
         assert status.output_url is not None
@@ -163,7 +166,7 @@ def test_a_recorded_job_is_resumed_never_submitted_again(build: Build) -> None:
     engine, client, ctx, _, log = build(upstream=UpstreamRef(B, "job-9"), endpoints=[A, B])
     asyncio.run(engine.run(SPEC, ctx))
     assert client.requests == []
-    assert log == ["status job-9"]
+    assert log == ["status job-9", "record job-9 SUCCEEDED"]
 
 
 def test_429_waits_its_retry_after(build: Build) -> None:
@@ -196,7 +199,7 @@ def test_a_refusing_endpoint_rests_and_the_next_takes_the_job(build: Build) -> N
     engine, client, ctx, clock, _ = build(creates=[refused], endpoints=[A, B], cooldown_seconds=30)
     asyncio.run(engine.run(SPEC, ctx))
     assert [e for e, _ in client.requests] == [A, B]
-    assert ctx.upstream == UpstreamRef(B, "job-2")
+    assert ctx.upstream == UpstreamRef(B, "job-2", "SUCCEEDED")
     assert clock.sleeps == []  # B was tried at once
 
     ctx.upstream = None
@@ -212,7 +215,7 @@ def test_a_job_past_its_timeout_is_cancelled_upstream_and_fails(build: Build) ->
     engine, _, ctx, clock, log = build([JobStatus(JobState.RUNNING, 0.5)], timeout_seconds=10)
     with pytest.raises(UpstreamError, match="did not finish within 10s"):
         asyncio.run(engine.run(SPEC, ctx))
-    assert log[-1] == "cancel job-1"
+    assert log[-2:] == ["cancel job-1", "record job-1 CANCELLED"]
     assert clock.now - 1000 == pytest.approx(10)  # never slept past the deadline
 
 
@@ -230,7 +233,37 @@ def test_a_cancel_is_passed_upstream(build: Build) -> None:
     with pytest.raises(TaskInterrupted) as stopped:
         asyncio.run(engine.run(SPEC, ctx))
     assert stopped.value.reason == "cancelled"
+    assert log[-2:] == ["cancel job-1", "record job-1 CANCELLED"]
+
+
+def test_a_cancel_the_upstream_did_not_take_leaves_the_job_live(build: Build) -> None:
+    """Not recorded as ended, so the sweep for abandoned jobs tries the cancel again."""
+    engine, client, ctx, _, log = build([JobStatus(JobState.RUNNING, 0.1)])
+    client.cancel_error = status_error("cancel", 503, "busy")
+    ctx.cancel = True
+    with pytest.raises(TaskInterrupted):
+        asyncio.run(engine.run(SPEC, ctx))
     assert log[-1] == "cancel job-1"
+    assert ctx.upstream is not None
+    assert ctx.upstream.live
+
+
+@pytest.mark.parametrize(
+    ("error", "gone"),
+    [
+        (None, True),
+        (status_error("cancel", 404, "no such task"), True),  # the upstream no longer has it
+        (status_error("cancel", 503, "busy"), False),
+        (transport_error("cancel", httpx.ConnectError("refused")), False),
+    ],
+)
+def test_abandon_cancels_the_job_and_says_whether_it_is_gone(
+    build: Build, error: UpstreamError | None, gone: bool
+) -> None:
+    engine, client, _, _, log = build()
+    client.cancel_error = error
+    assert asyncio.run(engine.abandon(UpstreamRef(A, "job-7", "THROTTLED"))) is gone
+    assert log == ["cancel job-7"]
 
 
 @pytest.mark.parametrize(
@@ -248,11 +281,12 @@ def test_a_cancel_is_passed_upstream(build: Build) -> None:
 def test_an_upstream_failure_keeps_its_message_and_code(
     build: Build, status: JobStatus, message: str, code: str
 ) -> None:
-    engine, client, ctx, _, _ = build([status])
+    engine, client, ctx, _, log = build([status])
     with pytest.raises(UpstreamFailed) as failed:
         asyncio.run(engine.run(SPEC, ctx))
     assert (str(failed.value), failed.value.code) == (message, code)
     assert len(client.requests) == 1
+    assert log[-1] == f"record job-1 {status.state.value}"  # ended there: nothing to sweep
 
 
 def test_a_key_echoed_back_by_the_upstream_is_never_repeated(build: Build) -> None:
@@ -271,6 +305,7 @@ def test_throttled_at_the_upstream_is_recorded_and_cleared(build: Build) -> None
         "record job-1 submitted",
         "record job-1 THROTTLED",
         "record job-1 RUNNING",
+        "record job-1 SUCCEEDED",
     ]
 
 
