@@ -30,7 +30,7 @@ import httpx
 from playwright.sync_api import sync_playwright
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from bench.procstat import cpu_seconds, rss_mib
+from tests.support.procstat import cpu_seconds, rss_mib
 from tests.support.server import API_KEY, ServerProcess
 
 PAGE_SIZE = 24

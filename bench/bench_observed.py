@@ -37,8 +37,8 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench.bench_api import wrk
-from bench.procstat import cpu_seconds
 from tests.support.otlp import OtlpReceiver
+from tests.support.procstat import cpu_seconds
 from tests.support.server import ServerProcess, seed_body
 
 SCRAPE_SECONDS = 1.0

@@ -39,7 +39,7 @@ import httpx
 # The plain loop runs this file too: it imports nothing beyond asyncio and httpx, so its memory
 # is the loop's own. Everything else is imported where it is used.
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from bench.procstat import cpu_seconds, rss_mib, threads
+from tests.support.procstat import cpu_seconds, rss_mib, threads
 
 MODEL = "bench"
 KEY = "standin_key_5b7c1e0f9a"  # tests/integration/upstream/standin.py

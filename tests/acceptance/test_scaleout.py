@@ -55,6 +55,7 @@ from tests.acceptance.helpers import (
     worker_pid,
 )
 from tests.support.postgres import fresh_schema
+from tests.support.procstat import cpu_seconds
 from tests.support.receiver import Receiver
 from tests.support.server import API_KEY, OTHER_KEY, ServerProcess, WorkerProcess
 from tests.support.waiting import wait_until
@@ -130,9 +131,9 @@ class Cluster:
         ]
         self.apis.extend(apis)
         for api in apis:
-            _spawn(api)
+            api.spawn()
         for api in apis:
-            _wait_healthy(api)
+            api.wait_ready(START_TIMEOUT_SECONDS)
         return apis
 
     def start_worker(self, slot: int) -> WorkerProcess:
@@ -166,49 +167,15 @@ class Cluster:
     def cpu_seconds(self) -> float:
         """CPU time the processes have used so far (user + system), killed ones included."""
         procs: list[ServerProcess | WorkerProcess] = [*self.workers, *self.apis]
-        return self.retired_cpu_seconds + sum(_cpu_seconds(p.proc) for p in procs)
+        return self.retired_cpu_seconds + sum(
+            cpu_seconds(p.proc.pid) for p in procs if p.proc is not None and p.proc.poll() is None
+        )
 
     def stop(self) -> None:
         procs: list[ServerProcess | WorkerProcess] = [*self.workers, *self.retired, *self.apis]
         for proc in procs:
             with contextlib.suppress(Exception):
                 proc.stop(signal.SIGTERM, timeout=30)
-
-
-def _spawn(server: ServerProcess) -> None:
-    server.data_dir.mkdir(parents=True, exist_ok=True)
-    with server.log_path.open("ab") as log:
-        server.proc = subprocess.Popen(
-            [sys.executable, "-m", "reelgate", server.command, "--port", str(server.port)],
-            env=server.env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-
-
-def _wait_healthy(server: ServerProcess) -> None:
-    """Wait for `/healthz`, with the acceptance suite's longer start-up allowance."""
-    assert server.proc is not None
-    deadline = time.monotonic() + START_TIMEOUT_SECONDS
-    while time.monotonic() < deadline:
-        if server.proc.poll() is not None:
-            raise RuntimeError(f"{server.command} exited early:\n{server.logs()}")
-        with contextlib.suppress(httpx.TransportError):
-            if httpx.get(f"{server.base_url}/healthz", timeout=5).status_code == 200:
-                return
-        time.sleep(0.1)
-    server.stop(signal.SIGKILL)
-    raise RuntimeError(f"{server.command} did not become healthy:\n{server.logs()}")
-
-
-def _cpu_seconds(proc: subprocess.Popen[bytes] | None) -> float:
-    if proc is None or proc.poll() is not None:
-        return 0.0
-    try:
-        fields = Path(f"/proc/{proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return 0.0
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def _tail(text: str, lines: int = 40) -> str:
@@ -450,7 +417,7 @@ def _kill_mid_task(
             interval=0.02,
             what=f"worker {pid} to be in {window} of a task",
         )
-        cluster.retired_cpu_seconds += _cpu_seconds(victim.proc)
+        cluster.retired_cpu_seconds += cpu_seconds(pid)
         os.kill(pid, signal.SIGKILL)
         returncode = victim.proc.wait(10)
         assert returncode == -signal.SIGKILL, signal_name(returncode)

@@ -85,22 +85,32 @@ class ServerProcess(ChildProcess):
         self.proc: subprocess.Popen[bytes] | None = None
 
     def start(self) -> ServerProcess:
+        """Spawn the process and wait until it answers."""
+        self.spawn()
+        self.wait_ready()
+        return self
+
+    def spawn(self) -> ServerProcess:
+        """Start the process without waiting for it (several can then start side by side)."""
         self.data_dir.mkdir(parents=True, exist_ok=True)
-        log = self.log_path.open("ab")
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "reelgate", self.command, "--port", str(self.port)],
-            env=self.env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-        log.close()
+        with self.log_path.open("ab") as log:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "reelgate", self.command, "--port", str(self.port)],
+                env=self.env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+        return self
+
+    def wait_ready(self, timeout: float = START_TIMEOUT_SECONDS) -> None:
+        """Wait until `/healthz` answers 200; raise (with the logs) if the process exits first
+        or `timeout` passes."""
         self.await_ready(
             f"{self.base_url}/healthz",
-            START_TIMEOUT_SECONDS,
-            "serve exited early",
-            "serve did not become healthy",
+            timeout,
+            f"{self.command} exited early",
+            f"{self.command} did not become healthy",
         )
-        return self
 
     def client(
         self, key: str | None = API_KEY, *, headers: dict[str, str] | None = None, **kwargs: Any

@@ -5,7 +5,6 @@ without a single new create, and all five hundred succeed."""
 
 from __future__ import annotations
 
-import os
 import signal
 import threading
 import time
@@ -23,6 +22,7 @@ from tests.integration.upstream.helpers import (
     upstream_entry,
 )
 from tests.integration.upstream.standin import KEY, Script, StandIn
+from tests.support.procstat import threads
 from tests.support.server import ServerProcess, WorkerProcess
 from tests.support.waiting import wait_until
 
@@ -55,7 +55,7 @@ class ThreadSampler:
     def _run(self) -> None:
         while not self._stop.wait(0.05):
             try:
-                count = len(os.listdir(f"/proc/{self.pid}/task"))
+                count = threads(self.pid)
             except FileNotFoundError:
                 return
             self.most = max(self.most, count)

@@ -1,4 +1,5 @@
-"""What a benchmark reads of a running process from /proc: CPU time, resident memory, threads."""
+"""What a test or a benchmark reads of a running process from /proc: CPU time, resident memory,
+threads."""
 
 from __future__ import annotations
 
