@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import time
 import uuid
 
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.support.inprocess import InProcessServer, StartApp
-from tests.support.server import seed_body
+from tests.support.server import seed_body, wait_for_feed
 
 RENDER_SECONDS = 120.0  # a 5 s synthetic clip renders in seconds; generous for a busy machine
 
@@ -66,13 +65,7 @@ def test_a_rendered_task_moves_the_task_counters(start_app: StartApp) -> None:
     body["options"]["seconds"] = 5
     with app.client() as client:
         task_id = client.post("/runway/pro/generate", json=body).json()["data"]["task_id"]
-        deadline = time.monotonic() + RENDER_SECONDS
-        while True:
-            feed = client.post("/runway/feed", json={"task_id": task_id}).json()["data"]
-            if feed["status"] in ("SUCCESS", "FAILURE"):
-                break
-            assert time.monotonic() < deadline, feed
-            time.sleep(0.1)
+        feed = wait_for_feed(client, task_id, RENDER_SECONDS)[-1]
     assert feed["status"] == "SUCCESS"
     after = _scrape(app)
 

@@ -8,7 +8,6 @@ accessibility violations, screenshots at phone and desktop widths.
 from __future__ import annotations
 
 import re
-import time
 from collections.abc import Iterator
 
 import httpx
@@ -17,6 +16,7 @@ from playwright.sync_api import Page, expect
 
 from tests.browser.conftest import PHONE, ConsoleLog, axe_violations, screenshots
 from tests.support.server import API_KEY, ServerProcess, WorkerProcess
+from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.slow
 ADMIN_KEY = "rg_test_admin_key_0123456789abcdef012345"
@@ -45,15 +45,19 @@ def operate_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerP
 
 
 def wait_until_gen4_is_served(server: ServerProcess, worker: WorkerProcess) -> None:
-    deadline = time.monotonic() + WORKER_START_SECONDS
     with server.client(None) as client:
-        while time.monotonic() < deadline:
+
+        def served() -> bool:
             assert worker.proc is not None
             assert worker.proc.poll() is None, worker.logs()
-            if "gen4" not in client.get("/readyz").json()["models_without_workers"]:
-                return
-            time.sleep(0.2)  # polling a condition, bounded by the deadline
-    raise AssertionError(f"the worker never beat:\n{worker.logs()}")
+            return "gen4" not in client.get("/readyz").json()["models_without_workers"]
+
+        wait_until(
+            served,
+            WORKER_START_SECONDS,
+            interval=0.2,
+            what=lambda: f"the worker to beat; its log:\n{worker.logs()}",
+        )
 
 
 def sign_in(page: Page, server: ServerProcess, key: str) -> None:

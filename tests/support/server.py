@@ -13,6 +13,8 @@ from typing import Any
 
 import httpx
 
+from tests.support.waiting import wait_until
+
 API_KEY = "rg_test_key_0123456789abcdef0123456789"
 OTHER_KEY = "rg_test_other_key_abcdef0123456789abcdef"
 START_TIMEOUT_SECONDS = 30.0
@@ -150,16 +152,15 @@ def wait_for_feed(
 ) -> list[dict[str, Any]]:
     """Poll the feed until the task is terminal; returns every `data` object seen."""
     seen: list[dict[str, Any]] = []
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+
+    def finished() -> bool:
         response = client.post("/runway/feed", json={"task_id": task_id})
         assert response.status_code == 200, response.text
-        data = response.json()["data"]
-        seen.append(data)
-        if data["status"] in ("SUCCESS", "FAILURE"):
-            return seen
-        time.sleep(0.2)
-    raise AssertionError(f"task {task_id} not finished after {timeout}s: {seen[-1:]}")
+        seen.append(response.json()["data"])
+        return seen[-1]["status"] in ("SUCCESS", "FAILURE")
+
+    wait_until(finished, timeout, interval=0.2, what=lambda: f"task {task_id}: {seen[-1:]}")
+    return seen
 
 
 class WorkerProcess(ChildProcess):

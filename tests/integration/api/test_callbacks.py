@@ -4,7 +4,6 @@ can ask for a redelivery. Every delivery's signature is checked as it arrives.""
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -13,6 +12,7 @@ import pytest
 from tests.support.inprocess import InProcessServer, running
 from tests.support.receiver import Receiver, Reply
 from tests.support.server import OTHER_KEY, free_port, seed_body, wait_for_feed
+from tests.support.waiting import wait_until
 
 RETRY_SCHEDULE = "0,1,1,1,1"  # retries one second apart instead of 5 s, 5 min, …
 LOG_TIMEOUT_SECONDS = 60.0  # for the delivery log to show what a test waits for
@@ -48,16 +48,21 @@ def _run(app: InProcessServer, callback: str) -> str:
 
 def _log(app: InProcessServer, task_id: str, until: Callable[[Log], Any]) -> Log:
     """The task's delivery log once `until` holds for it; fails the test if it never does."""
-    deadline = time.monotonic() + LOG_TIMEOUT_SECONDS
+    seen: list[Log] = []
     with app.client() as client:
-        while True:
+
+        def got_there() -> Log | None:
             response = client.get(f"/admin/tasks/{task_id}/deliveries")
             assert response.status_code == 200, response.text
-            body: Log = response.json()
-            if until(body):
-                return body
-            assert time.monotonic() < deadline, f"the delivery log never got there: {body}"
-            time.sleep(0.2)
+            seen.append(response.json())
+            return seen[-1] if until(seen[-1]) else None
+
+        return wait_until(
+            got_there,
+            LOG_TIMEOUT_SECONDS,
+            interval=0.2,
+            what=lambda: f"the delivery log to get there: {seen[-1:]}",
+        )
 
 
 def _first_state(state: str) -> Callable[[Log], bool]:

@@ -19,6 +19,7 @@ from tests.api.test_openai_dialect import assert_error
 from tests.support.inprocess import InProcessServer
 from tests.support.receiver import Receiver
 from tests.support.server import seed_body, wait_for_feed
+from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.slow
 
@@ -36,16 +37,16 @@ def create(app: InProcessServer, **fields: Any) -> dict[str, Any]:
 def wait(app: InProcessServer, video_id: str, timeout: float = 90.0) -> list[dict[str, Any]]:
     """Poll GET /v1/videos/{id} until it is completed or failed; every object seen."""
     seen: list[dict[str, Any]] = []
-    deadline = time.monotonic() + timeout
     with app.client() as client:
-        while time.monotonic() < deadline:
+
+        def finished() -> bool:
             response = client.get(f"/v1/videos/{video_id}")
             assert response.status_code == 200, response.text
             seen.append(response.json())
-            if seen[-1]["status"] in ("completed", "failed"):
-                return seen
-            time.sleep(0.2)
-    raise AssertionError(f"video {video_id} not finished after {timeout}s: {seen[-1:]}")
+            return seen[-1]["status"] in ("completed", "failed")
+
+        wait_until(finished, timeout, interval=0.2, what=lambda: f"video {video_id}: {seen[-1:]}")
+    return seen
 
 
 def download(app: InProcessServer, video_id: str, variant: str, target: Path) -> Path:
@@ -168,11 +169,13 @@ def test_delete_of_a_completed_video_removes_it_and_its_files(
 
 def test_delete_of_a_running_video_stops_and_deletes_it(rendering_app: InProcessServer) -> None:
     video_id = create(rendering_app, seconds="12", size="1792x1024")["id"]
-    deadline = time.monotonic() + 60
     with rendering_app.client() as client:
-        while client.get(f"/v1/videos/{video_id}").json()["status"] == "queued":
-            assert time.monotonic() < deadline, "the video never started"
-            time.sleep(0.1)
+        wait_until(
+            lambda: client.get(f"/v1/videos/{video_id}").json()["status"] != "queued",
+            60,
+            interval=0.1,
+            what="the video to start",
+        )
         started = time.monotonic()
         response = client.delete(f"/v1/videos/{video_id}")
         took = time.monotonic() - started

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import time
-
 from tests.support.inprocess import StartApp
 from tests.support.server import seed_body, wait_for_feed
+from tests.support.waiting import wait_until
 
 EXPIRY_TIMEOUT_SECONDS = 60.0  # retention ~3.5 s, a sweep every 0.5 s: generous on a busy machine
 
@@ -20,10 +19,12 @@ def test_expired_outputs_are_deleted_and_the_task_says_so(start_app: StartApp) -
         assert done["status"] == "SUCCESS"
         link = done["data"]["video_url"]
         assert client.get(link).status_code == 200
-        deadline = time.monotonic() + EXPIRY_TIMEOUT_SECONDS
-        while (app.data_dir / "blobs" / "tasks" / task_id).exists():
-            assert time.monotonic() < deadline, "outputs were not expired"
-            time.sleep(0.2)
+        wait_until(
+            lambda: not (app.data_dir / "blobs" / "tasks" / task_id).exists(),
+            EXPIRY_TIMEOUT_SECONDS,
+            interval=0.2,
+            what="the outputs to be expired",
+        )
         later = client.post("/runway/feed", json={"task_id": task_id}).json()["data"]
         gone = client.get(link)
     assert later["status"] == "SUCCESS"

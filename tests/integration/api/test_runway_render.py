@@ -4,7 +4,6 @@ its files expired. Bad input and queued tasks are in tests/api/test_runway_diale
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -24,6 +23,7 @@ from tests.api.test_runway_dialect import (
 )
 from tests.support.inprocess import InProcessServer, StartApp
 from tests.support.server import API_KEY, OTHER_KEY
+from tests.support.waiting import wait_until
 
 
 def wait(
@@ -33,13 +33,13 @@ def wait(
     key: str = API_KEY,
 ) -> list[dict[str, Any]]:
     seen: list[dict[str, Any]] = []
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
+
+    def there() -> bool:
         seen.append(get_task(app, task_id, key))
-        if until(seen[-1]):
-            return seen
-        time.sleep(0.1)
-    raise AssertionError(f"task {task_id} never got there: {seen[-1:]}")
+        return until(seen[-1])
+
+    wait_until(there, 60, interval=0.1, what=lambda: f"task {task_id}; last seen {seen[-1:]}")
+    return seen
 
 
 def finished(task: dict[str, Any]) -> bool:

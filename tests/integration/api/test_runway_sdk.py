@@ -8,7 +8,6 @@ mistyped member fails here. `wait_for_task_output` polls every 6 ± 1.5 s: clips
 from __future__ import annotations
 
 import base64
-import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -24,6 +23,7 @@ from runwayml.types import TaskRetrieveResponse
 from reelgate.media.probe import decode_frames, probe
 from tests.support.inprocess import InProcessServer
 from tests.support.server import API_KEY
+from tests.support.waiting import wait_until
 
 SDK_TIMEOUT_SECONDS = 60.0
 
@@ -158,13 +158,19 @@ def test_documented_errors_raise_the_sdk_exceptions(rendering_app: InProcessServ
 
 
 def _poll(client: RunwayML, task_id: str, statuses: tuple[str, ...]) -> TaskRetrieveResponse:
-    deadline = time.monotonic() + SDK_TIMEOUT_SECONDS
-    while time.monotonic() < deadline:
-        task = client.tasks.retrieve(task_id)
-        if task.status in statuses:
-            return task
-        time.sleep(0.1)
-    raise AssertionError(f"task {task_id} never reached {statuses}: {task}")
+    seen: list[TaskRetrieveResponse] = []
+
+    def reached() -> bool:
+        seen.append(client.tasks.retrieve(task_id))
+        return seen[-1].status in statuses
+
+    wait_until(
+        reached,
+        SDK_TIMEOUT_SECONDS,
+        interval=0.1,
+        what=lambda: f"task {task_id} to reach {statuses}; last {seen[-1:]}",
+    )
+    return seen[-1]
 
 
 @pytest.fixture(autouse=True)

@@ -18,6 +18,7 @@ import pytest
 from reelgate.media.probe import decode_frames, probe
 from tests.integration.diffusers.conftest import FAMILIES
 from tests.support.server import ServerProcess, wait_for_feed
+from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.slow
 
@@ -132,13 +133,14 @@ def test_progress_rises_with_the_steps_and_a_cancel_stops_the_run(
     task_id = _create(server, prompt="a dog on a beach", model=f"slow-{family}", seconds=1)
     percents: list[int] = []
     with server.client() as client:
-        deadline = time.monotonic() + 120
-        while len({p for p in percents if p > 0}) < 3:  # three values, all while denoising
+
+        def rising() -> bool:  # three values, all while denoising
             data = client.post("/runway/feed", json={"task_id": task_id}).json()["data"]
             assert data["status"] in ("QUEUED", "IN_PROGRESS"), data
-            assert time.monotonic() < deadline, f"progress did not rise: {percents}"
             percents.append(int(data["progress"].rstrip("%")))
-            time.sleep(0.1)
+            return len({p for p in percents if p > 0}) >= 3
+
+        wait_until(rising, 120, interval=0.1, what=lambda: f"progress to rise: {percents}")
         assert percents == sorted(percents)
         assert percents[-1] < 80
         asked = time.monotonic()

@@ -7,13 +7,13 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 
 from tests.integration.diffusers.conftest import entry
 from tests.support.server import ServerProcess, free_port
+from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.slow
 
@@ -98,11 +98,12 @@ def test_without_the_extra_everything_else_still_serves(tmp_path: Path) -> None:
             assert client.get("/readyz").json()["models"] == ["gen4", "gen4.5"]
             body = {"prompt": "a cat", "model": "gen4.5", "ratio": "1:1", "seconds": 1}
             task = client.post("/admin/tasks", json=body).json()
-            for _ in range(300):
-                shown = client.get(f"/admin/tasks/{task['id']}").json()
-                if shown["status"] not in ("queued", "running"):
-                    break
-                time.sleep(0.1)
+
+            def ended() -> dict[str, object] | None:
+                shown: dict[str, object] = client.get(f"/admin/tasks/{task['id']}").json()
+                return shown if shown["status"] not in ("queued", "running") else None
+
+            shown = wait_until(ended, 60, interval=0.1, what="the task to end")
             assert shown["status"] == "succeeded", shown
     finally:
         server.stop()

@@ -13,7 +13,6 @@ import json
 import os
 import shutil
 import subprocess
-import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -22,6 +21,7 @@ import httpx
 import pytest
 
 from tests.support.server import ChildProcess, free_port
+from tests.support.waiting import wait_until
 
 START_SECONDS = 60.0  # Prometheus opens its database and is ready in about a second
 INTERVAL = "1s"  # scrape and rule evaluation
@@ -114,14 +114,16 @@ class PrometheusServer(ChildProcess):
 
     def wait_for(self, expr: str, holds: Callable[[float], bool], timeout: float = 60.0) -> float:
         """Poll until `expr` has a value that `holds`; returns it, or fails with the last one."""
-        deadline = time.monotonic() + timeout
-        last = None
-        while time.monotonic() < deadline:
-            last = self.value(expr)
-            if last is not None and holds(last):
-                return last
-            time.sleep(0.25)
-        raise AssertionError(f"{expr} never held within {timeout}s; last value {last}")
+        seen: list[float | None] = []
+
+        def held() -> bool:
+            seen.append(self.value(expr))
+            return seen[-1] is not None and holds(seen[-1])
+
+        wait_until(held, timeout, interval=0.25, what=lambda: f"{expr} (last value {seen[-1]})")
+        found = seen[-1]
+        assert found is not None
+        return found
 
     def alerts(self) -> list[dict[str, Any]]:
         body = httpx.get(f"{self.url}/api/v1/alerts", timeout=10).json()

@@ -12,6 +12,7 @@ import pytest
 
 from tests.support.postgres import fresh_schema
 from tests.support.server import ServerProcess, WorkerProcess, seed_body, wait_for_feed
+from tests.support.waiting import wait_until
 
 CALLBACK = "https://example.com/hook"
 POLL_SECONDS = 60  # the worker's poll interval (the most settings allow): far longer than a pickup
@@ -75,10 +76,12 @@ def test_api_and_model_scoped_worker(tmp_path: Path, pg_url: str) -> None:
         "cpu:test",
     ).start()
     try:
-        deadline = time.monotonic() + START_SECONDS
-        while "gen4" not in _cli(tmp_path, pg_url, "workers").stdout:
-            assert time.monotonic() < deadline, worker.logs()
-            time.sleep(0.3)
+        wait_until(
+            lambda: "gen4" in _cli(tmp_path, pg_url, "workers").stdout,
+            START_SECONDS,
+            interval=0.3,
+            what=lambda: f"the worker to be listed; its log:\n{worker.logs()}",
+        )
         listed = _cli(tmp_path, pg_url, "workers").stdout
         assert "cpu:test" in listed
         assert "gen4,gen4_turbo" in listed

@@ -13,6 +13,7 @@ import httpx
 import pytest
 
 from tests.support.server import ServerProcess
+from tests.support.waiting import wait_until
 
 LIMITS = {
     "REELGATE_WORKERS": "0",
@@ -160,10 +161,12 @@ def test_connections_beyond_the_cap_get_503(tmp_path: Path) -> None:
                 sock.close()
         # The held connections gone (each closed on its own when the server sees it), the next
         # request is served again.
-        deadline = time.monotonic() + PATIENCE_SECONDS
-        while httpx.get(f"{server.base_url}/healthz", timeout=30).status_code != 200:
-            assert time.monotonic() < deadline, "the cap never freed up"
-            time.sleep(0.1)
+        wait_until(
+            lambda: httpx.get(f"{server.base_url}/healthz", timeout=30).status_code == 200,
+            PATIENCE_SECONDS,
+            interval=0.1,
+            what="the cap to free up",
+        )
     finally:
         server.stop()
 
