@@ -9,10 +9,11 @@ queue rather than at the upstream; and an engine's next task is claimed only onc
 has reached the engine (`run` counts it against a slot), since a job's first steps (its work
 folder, its input image) take a turn of the loop during which the engine does not know of it.
 
-A sweep, every `sweep_seconds`, looks for tasks of its models that ended while their upstream
-job may still run (cancelled while queued after their worker died, or failed by the reaper) and
-cancels those jobs upstream, so nobody pays for a video no task waits on. Every worker of the
-model sweeps; two cancelling the same job ask the upstream twice, which it answers alike.
+A sweep, at start and every `sweep_seconds`, takes the upstream jobs of its models that the
+store lists as abandoned (their task ended while the job may still run: cancelled or deleted
+while queued after its worker died, cancelled or failed by the reaper, failed on our side
+mid-job) and cancels them upstream, so nobody pays for a video no task waits on. Every worker of
+the model sweeps; two cancelling the same job ask the upstream twice, which it answers alike.
 
 The output is published as delivered (no re-encode): probed (it must be a playable video; its
 real size, rate and length go into the task record), a poster made from its middle frame, both

@@ -23,9 +23,10 @@ lease or a stopping worker interrupts a job that the upstream keeps waiting with
 
 A job is never left running for nobody: the owner's cancel and the timeout cancel it upstream,
 and the job's end (as the upstream reports it, or our cancel) is recorded on the task. A task
-that ends without its worker (cancelled while back in the queue after its worker died, or failed
-by the reaper) still names a live job; a worker's sweep (worker/jobs.py) cancels it through
-`abandon` and records that.
+that ends while its job may still run (cancelled or deleted while back in the queue after its
+worker died, cancelled or failed by the reaper, failed on our side mid-job) has the job listed
+as abandoned in the same transaction; a worker's sweep (worker/jobs.py) cancels it through
+`abandon`.
 
 Output links on a configured endpoint are trusted (and get the key); any other link (a CDN, a
 redirect to a bucket) goes through the outbound guard and never sees the key. No message keeps
