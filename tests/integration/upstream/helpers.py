@@ -12,14 +12,13 @@ import sys
 from collections.abc import Mapping
 from contextlib import closing
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
+import httpx
 import numpy as np
 
 from reelgate.media.encode import Mp4Writer
 from tests.support.server import ServerProcess
-
-T = TypeVar("T")
 
 KEY_ENV = "REELGATE_TEST_UPSTREAM_KEY"  # the variable a gateway entry names for its key
 RUNWAY_VERSION = "2024-11-06"
@@ -119,6 +118,16 @@ def upstream_ref(data_dir: Path, task_id: str) -> dict[str, str] | None:
     """The gateway's durable record of where it submitted the task, once it has one."""
     raw = task_row(data_dir, task_id)["upstream_ref"]
     return None if raw is None else dict(json.loads(raw))
+
+
+def create_runway_task(client: httpx.Client, model: str, **fields: object) -> str:
+    """Create a task through Runway's `POST /v1/text_to_video` (the client sends
+    X-Runway-Version); `fields` replace or add to a small valid body. The new task's id."""
+    body = {"model": model, "promptText": "a red kite", "ratio": "1280:720", "duration": 2}
+    answer = client.post("/v1/text_to_video", json={**body, **fields})
+    assert answer.status_code == 200, answer.text
+    task_id: str = answer.json()["id"]
+    return task_id
 
 
 def sha256(data: bytes) -> str:

@@ -14,12 +14,12 @@ import threading
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 
 from tests.integration.upstream.helpers import (
     FAST_LEASES,
     RUNWAY_VERSION,
+    create_runway_task,
     gateway,
     query,
     task_row,
@@ -43,22 +43,6 @@ def standin(video: bytes) -> Iterator[StandIn]:
         yield running
 
 
-def _create(client: httpx.Client, seed: int) -> str:
-    answer = client.post(
-        "/v1/text_to_video",
-        json={
-            "model": "relay",
-            "promptText": "a lighthouse",
-            "ratio": "1280:720",
-            "duration": 5,
-            "seed": seed,
-        },
-    )
-    assert answer.status_code == 200, answer.text
-    task_id: str = answer.json()["id"]
-    return task_id
-
-
 def _status(data_dir: Path, task_id: str) -> str | None:
     rows = query(data_dir, "SELECT status FROM tasks WHERE id = ?", (task_id,))
     return str(rows[0]["status"]) if rows else None
@@ -74,7 +58,10 @@ def test_jobs_of_tasks_that_ended_without_their_worker_are_cancelled_upstream(
     headers = {"X-Runway-Version": RUNWAY_VERSION}
     try:
         with api.client(headers=headers) as client:
-            deleted, requeued, resumed = (_create(client, seed) for seed in range(3))
+            deleted, requeued, resumed = (
+                create_runway_task(client, "relay", promptText="a lighthouse", duration=5, seed=s)
+                for s in range(3)
+            )
             wait_until(
                 lambda: (
                     standin.creates(WAITING) == 3

@@ -15,6 +15,7 @@ import pytest
 
 from tests.integration.upstream.helpers import (
     RUNWAY_VERSION,
+    create_runway_task,
     gateway,
     task_row,
     upstream_entry,
@@ -103,13 +104,7 @@ def gw(
 
 def _create(server: ServerProcess, model: str) -> str:
     with server.client(headers={"X-Runway-Version": RUNWAY_VERSION}) as client:
-        answer = client.post(
-            "/v1/text_to_video",
-            json={"model": model, "promptText": "a red kite", "ratio": "1280:720", "duration": 2},
-        )
-    assert answer.status_code == 200, answer.text
-    task_id: str = answer.json()["id"]
-    return task_id
+        return create_runway_task(client, model)
 
 
 def _task(server: ServerProcess, task_id: str) -> dict[str, Any]:

@@ -17,6 +17,7 @@ import pytest
 
 from tests.integration.upstream.helpers import (
     RUNWAY_VERSION,
+    create_runway_task,
     gateway,
     query,
     upstream_entry,
@@ -142,19 +143,9 @@ def _create_all(server: ServerProcess) -> list[str]:
     with server.client(headers={"X-Runway-Version": RUNWAY_VERSION}) as http:
 
         def create(seed: int) -> str:
-            answer = http.post(
-                "/v1/text_to_video",
-                json={
-                    "model": "many",
-                    "promptText": "a field of wheat",
-                    "ratio": "960:960",
-                    "duration": 2,
-                    "seed": seed,
-                },
+            return create_runway_task(
+                http, "many", promptText="a field of wheat", ratio="960:960", seed=seed
             )
-            assert answer.status_code == 200, answer.text
-            task_id: str = answer.json()["id"]
-            return task_id
 
         with ThreadPoolExecutor(4) as pool:
             return list(pool.map(create, range(TASKS)))
