@@ -7,17 +7,12 @@ from __future__ import annotations
 
 import asyncio
 import time
-import uuid
 from pathlib import Path
 
+from tests.integration.store.factory import add_task
+
 from reelgate.blobs.local import LocalBlobStore
-from reelgate.core.tasks import (
-    Action,
-    FailureCode,
-    GenerationSpec,
-    NewTask,
-    UpstreamRef,
-)
+from reelgate.core.tasks import FailureCode, GenerationSpec, UpstreamRef
 from reelgate.engines.base import JobContext
 from reelgate.engines.registry import ModelRegistry
 from reelgate.store.memory import MemoryStore
@@ -60,22 +55,12 @@ class Upstream:
 
 
 def _failed_with_live_job(store: MemoryStore, job_id: str) -> str:
-    new = NewTask(
-        id=str(uuid.uuid4()),
-        owner_id=OWNER,
-        dialect="runway",
-        action=Action.TEXT_TO_VIDEO,
-        spec=GenerationSpec(prompt="a cat", model=MODEL, width=64, height=64, seconds=1, seed=1),
-        callback_url=None,
-        api_version="2024-11-06",
-        created_at=time.time(),
-    )
-    store.tasks.create(new)
+    task_id = add_task(store, OWNER, MODEL)
     claim = store.tasks.claim("gone", 30, [MODEL])
     assert claim is not None
     assert store.tasks.record_upstream(claim, UpstreamRef(UPSTREAM, job_id))
     assert store.tasks.fail(claim, "upstream: status: HTTP 502", FailureCode.INTERNAL)
-    return new.id
+    return task_id
 
 
 def _runner(tmp_path: Path, store: MemoryStore, engine: Upstream) -> JobRunner:
