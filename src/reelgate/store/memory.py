@@ -97,8 +97,8 @@ class MemoryState:
         self.keys: dict[str, ApiKey] = {}
         self.reservations: dict[tuple[str, str], _Reservation] = {}
         self.workers: dict[str, WorkerInfo] = {}
-        self.abandoned: dict[str, AbandonedJob] = {}  # by task id
-        self.retry_at: dict[str, float] = {}  # by task id
+        # By task id: each abandoned upstream job, and when it is next due (postponed later).
+        self.abandoned: dict[str, tuple[AbandonedJob, float]] = {}
 
     def owned(self, task_id: str, owner_id: str | None) -> TaskRow | None:
         row = self.tasks.get(task_id)
@@ -112,8 +112,7 @@ class MemoryState:
         self.enqueue_event(task, now)
         ref = task.upstream
         if task.status is not TaskStatus.SUCCEEDED and ref is not None and ref.live:
-            self.abandoned[task.id] = AbandonedJob(task.id, task.spec.model, ref, now)
-            self.retry_at[task.id] = now
+            self.abandoned[task.id] = (AbandonedJob(task.id, task.spec.model, ref, now), now)
 
     def enqueue_event(self, task: Task, now: float) -> None:
         if not task.callback_url:

@@ -322,24 +322,20 @@ class MemoryTasks:
     def abandoned_upstream(self, models: Sequence[str], limit: int) -> list[AbandonedJob]:
         wanted = set(models)
         with self._s.lock:
-            now, due = self._s.clock(), self._s.retry_at
-            left = [
-                job
-                for job in self._s.abandoned.values()
-                if job.model in wanted and due[job.task_id] <= now
-            ]
-            left.sort(key=lambda job: due[job.task_id])
-        return left[:limit]
+            now = self._s.clock()
+            due = [(at, job) for job, at in self._s.abandoned.values() if job.model in wanted]
+        due.sort(key=lambda entry: entry[0])
+        return [job for at, job in due if at <= now][:limit]
 
     def postpone_upstream(self, task_id: str, seconds: float) -> None:
         with self._s.lock:
-            if task_id in self._s.retry_at:
-                self._s.retry_at[task_id] = self._s.clock() + seconds
+            if task_id in self._s.abandoned:
+                job, _ = self._s.abandoned[task_id]
+                self._s.abandoned[task_id] = (job, self._s.clock() + seconds)
 
     def settle_upstream(self, task_id: str, ref: UpstreamRef | None) -> None:
         with self._s.lock:
             self._s.abandoned.pop(task_id, None)
-            self._s.retry_at.pop(task_id, None)
             row = self._s.tasks.get(task_id)
             if ref is not None and row is not None and row.task.status.terminal:
                 row.task = dataclasses.replace(row.task, upstream=ref)
